@@ -1,0 +1,19 @@
+"""The ``scientist`` command line: thin wrappers over the library, printed with Rich."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="scientist",
+    help="A non-agentic Scientist AI: learn causal theories, ask questions, guard actions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# sub-command groups are registered below
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,6 +1,44 @@
-"""scientist: a non-agentic Scientist AI."""
+"""scientist: a non-agentic Scientist AI.
 
+It explains data with a Bayesian posterior over causal theories (the world model), answers
+questions by averaging over plausible theories, and never acts in the world.
+"""
+
+from scientist import datasets
 from scientist.data import Dataset, Variable
+from scientist.errors import (
+    DataError,
+    FileFormatError,
+    InputError,
+    NotFittedError,
+    QueryError,
+    SamplerError,
+    ScientistError,
+)
+from scientist.posterior import Posterior
+from scientist.priors import EdgePrior, StructurePrior, UniformPrior
+from scientist.scores import BDeu, BGe
+from scientist.theory import Theory
+from scientist.world import WorldModel
 
-__all__ = ["Dataset", "Variable"]
+__all__ = [
+    "BDeu",
+    "BGe",
+    "DataError",
+    "Dataset",
+    "EdgePrior",
+    "FileFormatError",
+    "InputError",
+    "NotFittedError",
+    "Posterior",
+    "QueryError",
+    "SamplerError",
+    "ScientistError",
+    "StructurePrior",
+    "Theory",
+    "UniformPrior",
+    "Variable",
+    "WorldModel",
+    "datasets",
+]
 __version__ = "0.1.0"

@@ -12,6 +12,9 @@ app = typer.Typer(
 )
 
 # sub-command groups are registered below
+from scientist.monitors.cli import app as _lie_detector_app  # noqa: E402
+
+app.add_typer(_lie_detector_app, name="lie-detector")
 
 
 def main() -> None:

@@ -110,7 +110,9 @@ class Dataset:
         names = [v.name for v in variables]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise DataError(f"Duplicate variable names {dupes}: every variable needs a unique name.")
+            raise DataError(
+                f"Duplicate variable names {dupes}: every variable needs a unique name."
+            )
         values = np.asarray(values, dtype=float)
         if values.ndim != 2 or values.shape[1] != len(variables):
             raise DataError(
@@ -335,7 +337,9 @@ class Dataset:
         forced = set(categorical or [])
         unknown = sorted(forced - set(names))
         if unknown:
-            raise DataError(f"categorical names unknown columns {unknown}; the columns are {names}.")
+            raise DataError(
+                f"categorical names unknown columns {unknown}; the columns are {names}."
+            )
         variables: list[Variable] = []
         columns: list[np.ndarray] = []
         for name in names:

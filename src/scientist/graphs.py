@@ -105,7 +105,10 @@ def count_dags(d: int) -> int:
     a = [1]
     for n in range(1, d + 1):
         a.append(
-            sum((-1) ** (k + 1) * comb(n, k) * 2 ** (k * (n - k)) * a[n - k] for k in range(1, n + 1))
+            sum(
+                (-1) ** (k + 1) * comb(n, k) * 2 ** (k * (n - k)) * a[n - k]
+                for k in range(1, n + 1)
+            )
         )
     return a[d]
 

@@ -28,9 +28,11 @@ def frame():
 def test_matches_pgmpy(frame, ess):
     ds = Dataset.from_pandas(frame)
     ours = BDeu(ess=ess).fit(ds)
-    theirs = PgmpyBDeu(frame, equivalent_sample_size=ess, state_names={
-        v.name: list(v.states) for v in ds.variables
-    })
+    theirs = PgmpyBDeu(
+        frame,
+        equivalent_sample_size=ess,
+        state_names={v.name: list(v.states) for v in ds.variables},
+    )
     names = ds.names
     for j, name in enumerate(names):
         others = [i for i in range(4) if i != j]

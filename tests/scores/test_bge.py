@@ -103,11 +103,15 @@ def test_intervened_rows_leave_the_family():
     full = Dataset.from_numpy(x, interventions=mask)
     kept = Dataset.from_numpy(x[10:])
     assert BGe().fit(full).local(1, (0,)) == pytest.approx(BGe().fit(kept).local(1, (0,)))
-    assert BGe().fit(full).local(0, ()) == pytest.approx(BGe().fit(Dataset.from_numpy(x)).local(0, ()))
+    assert BGe().fit(full).local(0, ()) == pytest.approx(
+        BGe().fit(Dataset.from_numpy(x)).local(0, ())
+    )
 
 
 def test_bge_rejects_categorical_and_bad_hyperparameters():
-    cat = Dataset.from_numpy(np.array([[0, 1], [1, 0]]), states={"X0": ["a", "b"], "X1": ["a", "b"]})
+    cat = Dataset.from_numpy(
+        np.array([[0, 1], [1, 0]]), states={"X0": ["a", "b"], "X1": ["a", "b"]}
+    )
     with pytest.raises(InputError, match="bdeu"):
         BGe().fit(cat)
     cont = Dataset.from_numpy(np.zeros((3, 3)) + np.arange(3))

@@ -4,7 +4,16 @@ from scientist.scores.base import LocalScorer, Score, scorer_from_state
 from scientist.scores.bdeu import BDeu, BDeuScorer
 from scientist.scores.bge import BGe, BGeScorer
 
-__all__ = ["BDeu", "BDeuScorer", "BGe", "BGeScorer", "LocalScorer", "Score", "make_score", "scorer_from_state"]
+__all__ = [
+    "BDeu",
+    "BDeuScorer",
+    "BGe",
+    "BGeScorer",
+    "LocalScorer",
+    "Score",
+    "make_score",
+    "scorer_from_state",
+]
 
 
 def make_score(score: "str | Score") -> Score:
@@ -16,4 +25,6 @@ def make_score(score: "str | Score") -> Score:
     table = {"bge": BGe, "bdeu": BDeu}
     if isinstance(score, str) and score.lower() in table:
         return table[score.lower()]()
-    raise InputError(f"score={score!r} is invalid: expected one of {sorted(table)} or a Score instance.")
+    raise InputError(
+        f"score={score!r} is invalid: expected one of {sorted(table)} or a Score instance."
+    )

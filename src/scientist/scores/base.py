@@ -69,10 +69,14 @@ class LocalScorer(ABC):
 
     def local(self, node: int, parents: Sequence[int] | int) -> float:
         """Local score of ``node`` with ``parents`` (indices, or a bit mask); cached."""
-        mask = parents if isinstance(parents, int | np.integer) else sum(1 << int(p) for p in parents)
+        mask = (
+            parents if isinstance(parents, int | np.integer) else sum(1 << int(p) for p in parents)
+        )
         key = (int(node), int(mask))
         if key not in self._cache:
-            self._cache[key] = float(self._local_many(key[0], np.array([key[1]], dtype=np.int64))[0])
+            self._cache[key] = float(
+                self._local_many(key[0], np.array([key[1]], dtype=np.int64))[0]
+            )
         return self._cache[key]
 
     def local_many(self, node: int, masks: np.ndarray) -> np.ndarray:
@@ -109,7 +113,9 @@ class LocalScorer(ABC):
         """Inverse of :meth:`state`."""
 
 
-def scorer_from_state(kind: str, variables: Sequence[Variable], state: dict[str, Any]) -> LocalScorer:
+def scorer_from_state(
+    kind: str, variables: Sequence[Variable], state: dict[str, Any]
+) -> LocalScorer:
     """Rebuild a fitted scorer saved with :meth:`LocalScorer.state`."""
     if kind not in _REGISTRY:
         raise KeyError(f"unknown scorer kind {kind!r}; known: {sorted(_REGISTRY)}")

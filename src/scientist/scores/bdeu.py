@@ -59,7 +59,10 @@ class BDeu(Score):
         if not np.isfinite(self.ess) or self.ess <= 0:
             raise InputError(f"ess={self.ess!r} is invalid: expected a positive number.")
         return BDeuScorer(
-            data.variables, codes=data.codes(), interventions=data.interventions, ess=float(self.ess)
+            data.variables,
+            codes=data.codes(),
+            interventions=data.interventions,
+            ess=float(self.ess),
         )
 
 
@@ -123,12 +126,18 @@ class BDeuScorer(LocalScorer):
     def state(self) -> dict[str, Any]:
         """The integer codes, the intervention mask and ``ess``."""
         small = np.int16 if self.card.max(initial=0) < 2**15 else np.int64
-        return {"codes": self.codes.astype(small), "interventions": self.interventions, "ess": self.ess}
+        return {
+            "codes": self.codes.astype(small),
+            "interventions": self.interventions,
+            "ess": self.ess,
+        }
 
     @classmethod
     def from_state(cls, variables: Sequence[Variable], state: dict[str, Any]) -> BDeuScorer:
         """Inverse of :meth:`state`."""
         return cls(
-            variables, codes=np.asarray(state["codes"]),
-            interventions=np.asarray(state["interventions"]), ess=float(state["ess"]),
+            variables,
+            codes=np.asarray(state["codes"]),
+            interventions=np.asarray(state["interventions"]),
+            ess=float(state["ess"]),
         )

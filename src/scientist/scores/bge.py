@@ -109,8 +109,13 @@ class BGe(Score):
                 cache[key] = _posterior_stats(x[keep], nu, float(self.alpha_mu), float(t))
             r_all[j], n_all[j], mean_all[j] = cache[key]
         return BGeScorer(
-            data.variables, r=r_all, n=n_all, post_mean=mean_all, alpha_mu=float(self.alpha_mu),
-            alpha_w=alpha_w, t=float(t),
+            data.variables,
+            r=r_all,
+            n=n_all,
+            post_mean=mean_all,
+            alpha_mu=float(self.alpha_mu),
+            alpha_w=alpha_w,
+            t=float(t),
         )
 
 
@@ -209,15 +214,23 @@ class BGeScorer(LocalScorer):
     def state(self) -> dict[str, Any]:
         """Posterior statistics and hyperparameters (no raw data)."""
         return {
-            "r": self.r, "n": self.n, "post_mean": self.post_mean,
-            "alpha_mu": self.alpha_mu, "alpha_w": self.alpha_w, "t": self.t,
+            "r": self.r,
+            "n": self.n,
+            "post_mean": self.post_mean,
+            "alpha_mu": self.alpha_mu,
+            "alpha_w": self.alpha_w,
+            "t": self.t,
         }
 
     @classmethod
     def from_state(cls, variables: Sequence[Variable], state: dict[str, Any]) -> BGeScorer:
         """Inverse of :meth:`state`."""
         return cls(
-            variables, r=np.asarray(state["r"]), n=np.asarray(state["n"]),
-            post_mean=np.asarray(state["post_mean"]), alpha_mu=float(state["alpha_mu"]),
-            alpha_w=float(state["alpha_w"]), t=float(state["t"]),
+            variables,
+            r=np.asarray(state["r"]),
+            n=np.asarray(state["n"]),
+            post_mean=np.asarray(state["post_mean"]),
+            alpha_mu=float(state["alpha_mu"]),
+            alpha_w=float(state["alpha_w"]),
+            t=float(state["t"]),
         )

@@ -86,6 +86,11 @@ class ChatServer:
         return 200, {}, json.dumps(document).encode()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # parallel clients must not overflow the listen backlog
+
+
 def _handler(state: ChatServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -118,10 +123,9 @@ def _handler(state: ChatServer) -> type[BaseHTTPRequestHandler]:
 def chat_server() -> Iterator[ChatServer]:
     """Start the server on a free loopback port in a thread; stop it after the test."""
     state = ChatServer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(state))
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield state

@@ -73,7 +73,9 @@ def test_greedy_reply_with_top_logprobs():
         {"role": "user", "content": "is the sky blue ?"},
     ]
     ids = llm.prompt_ids(messages)
-    assert tokenizer.decode(ids).startswith("Question: is the sky blue ?")
+    # no chat template: the paper's completion format
+    prompt = "Question: is the sky blue ?\nAnswer: Rome .\nQuestion: is the sky blue ?\nAnswer:"
+    assert ids == tokenizer(prompt)["input_ids"]
     reply = llm.complete(messages)
     assert reply.tokens is not None and 1 <= len(reply.tokens) <= 3
     with torch.no_grad():
@@ -98,3 +100,14 @@ def test_interrogate_a_local_model():
     # with the whole vocabulary in the top list the difference is exact
     assert np.isfinite(result.logprob).all()
     assert result.binary.tolist() == (result.logprob > 0).astype(float).tolist()
+
+
+def test_chat_template_is_used_when_present():
+    model, tokenizer = _tiny_model()
+    tokenizer.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'user' %}Question: {% else %}Answer: "
+        "{% endif %}{{ m['content'] }} {% endfor %}{% if add_generation_prompt %}Yes{% endif %}"
+    )
+    llm = HFChat(model, tokenizer)
+    ids = llm.prompt_ids([{"role": "user", "content": "is the sky blue ?"}])
+    assert ids == tokenizer("Question: is the sky blue ? Yes", add_special_tokens=False)["input_ids"]

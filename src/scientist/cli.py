@@ -2,19 +2,219 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from scientist.data import Dataset
+from scientist.errors import ScientistError
+from scientist.posterior import Posterior
 
 app = typer.Typer(
     name="scientist",
     help="A non-agentic Scientist AI: learn causal theories, ask questions, guard actions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(fn: F) -> F:
+    """Turn library errors (user mistakes) into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ScientistError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
 
 # sub-command groups are registered below
 from scientist.monitors.cli import app as _lie_detector_app  # noqa: E402
 
 app.add_typer(_lie_detector_app, name="lie-detector")
+
+
+def edge_table(posterior: Posterior, threshold: float = 0.0, limit: int = 30) -> Table:
+    """The most probable edges as a Rich table."""
+    marg = posterior.edge_marginals()
+    names = posterior.names
+    rows = sorted(
+        (
+            (marg[i, j], names[i], names[j])
+            for i in range(len(names))
+            for j in range(len(names))
+            if i != j
+        ),
+        reverse=True,
+    )
+    table = Table(title=f"Edge marginals P(parent -> child | data), top {limit}")
+    table.add_column("parent")
+    table.add_column("child")
+    table.add_column("P", justify="right")
+    for p, a, b in rows[:limit]:
+        if p >= threshold:
+            table.add_row(a, b, f"{p:.3f}")
+    return table
+
+
+def print_summary(posterior: Posterior, top: int) -> None:
+    """Top theories and the edge table."""
+    console.print(posterior.describe(top), highlight=False)
+    console.print(edge_table(posterior))
+    info = posterior.info
+    if info.get("max_rhat") is not None:
+        ok = "converged" if info["max_rhat"] < 1.1 else "NOT converged: run longer"
+        console.print(f"max split R-hat over edges: {info['max_rhat']:.3f} ({ok})")
+
+
+@app.command()
+@friendly
+def learn(
+    data: Annotated[Path, typer.Argument(help="CSV file, one column per variable.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the posterior (.npz).")
+    ],
+    score: Annotated[
+        str, typer.Option(help="auto, bge (continuous) or bdeu (categorical).")
+    ] = "auto",
+    sampler: Annotated[
+        str, typer.Option(help="auto, exact, order-mcmc or structure-mcmc.")
+    ] = "auto",
+    samples: Annotated[int, typer.Option(help="DAG samples per chain.")] = 5000,
+    chains: Annotated[int, typer.Option(help="Independent chains.")] = 4,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    interventions_column: Annotated[
+        str | None,
+        typer.Option(help="Column listing each row's intervened variables, ';'-separated."),
+    ] = None,
+    categorical: Annotated[
+        str | None, typer.Option(help="Comma-separated numeric columns to treat as categorical.")
+    ] = None,
+    standardize: Annotated[
+        bool, typer.Option(help="Scale continuous columns to unit variance.")
+    ] = False,
+    max_parents: Annotated[int | None, typer.Option(help="Maximum in-degree.")] = None,
+    top: Annotated[int, typer.Option(help="Theories to print.")] = 3,
+) -> None:
+    """Learn a posterior over causal theories from DATA and save it."""
+    from scientist.world import WorldModel
+
+    cats = [c.strip() for c in categorical.split(",")] if categorical else None
+    ds = Dataset.from_csv(data, interventions_column=interventions_column, categorical=cats)
+    if standardize:
+        ds = ds.standardize()
+    console.print(f"{ds} from {data}")
+    wm = WorldModel(
+        score=score,
+        sampler=sampler,
+        n_samples=samples,
+        n_chains=chains,
+        seed=seed,
+        max_parents=max_parents,
+        progress=sys.stderr.isatty(),
+    ).fit(ds)
+    post = wm.posterior_
+    post.save(output)
+    print_summary(post, top)
+    console.print(f"posterior written to {output} ({wm.fit_seconds_:.1f} s)")
+
+
+@app.command()
+@friendly
+def edges(
+    posterior: Annotated[Path, typer.Argument(help="A posterior file written by `learn`.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: variables and the d x d matrix.")
+    ] = False,
+) -> None:
+    """Print the edge marginals of a posterior (entry [i][j] = P(i -> j))."""
+    post = Posterior.load(posterior)
+    if as_json:
+        out = {
+            "variables": post.names,
+            "edge_marginals": post.edge_marginals().round(6).tolist(),
+            "weighting": post.weighting,
+        }
+        typer.echo(json.dumps(out))
+    else:
+        console.print(edge_table(post, limit=len(post.names) ** 2))
+
+
+@app.command()
+@friendly
+def describe(
+    posterior: Annotated[Path, typer.Argument(help="A posterior file written by `learn`.")],
+    top: Annotated[int, typer.Option(help="Theories to describe.")] = 3,
+) -> None:
+    """Describe the most probable theories of a posterior in plain words."""
+    console.print(Posterior.load(posterior).describe(top), highlight=False)
+
+
+@app.command()
+@friendly
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the posterior and the heatmap.")] = Path(
+        "demo-output"
+    ),
+    samples: Annotated[int, typer.Option(help="DAG samples per chain.")] = 10000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Learn on the bundled Sachs et al. (2005) data and show what the world model believes."""
+    from sklearn.metrics import roc_auc_score
+
+    from scientist import datasets
+    from scientist.plotting import plot_edge_marginals
+    from scientist.world import WorldModel
+
+    out.mkdir(parents=True, exist_ok=True)
+    data = datasets.load_sachs(standardize=True)
+    console.print(
+        f"Sachs et al. (2005) flow cytometry: {data}, standardised; BGe score, order MCMC"
+    )
+    wm = WorldModel(
+        score="bge",
+        sampler="order_mcmc",
+        n_samples=samples,
+        n_chains=4,
+        seed=seed,
+        thin=5,
+        progress=True,
+    ).fit(data)
+    post = wm.posterior_
+    print_summary(post, 2)
+    truth = datasets.sachs_consensus()
+    marg = post.edge_marginals()
+    off = ~np.eye(len(truth), dtype=bool)
+    auroc = roc_auc_score(truth[off], marg[off])
+    skeleton = roc_auc_score((truth | truth.T)[off], (marg + marg.T)[off])
+    console.print(
+        f"AUROC of edge marginals against the consensus network: directed {auroc:.3f}, "
+        f"undirected {skeleton:.3f}"
+    )
+    post.save(out / "sachs_posterior.npz")
+    png = plot_edge_marginals(
+        post,
+        out / "sachs_edge_marginals.png",
+        truth=truth,
+        title="Sachs: P(parent -> child | data); red = consensus edge",
+    )
+    console.print(f"wrote {out / 'sachs_posterior.npz'} and {png} in {wm.fit_seconds_:.1f} s")
 
 
 def main() -> None:

@@ -367,11 +367,13 @@ class Dataset:
         if not path.is_file():
             raise DataError(f"path={str(path)!r}: no such file. Check the path to the CSV file.")
         try:
-            df = pd.read_csv(path, sep=sep, keep_default_na=True)
+            dtype = {interventions_column: object} if interventions_column else None
+            df = pd.read_csv(path, sep=sep, dtype=dtype)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise DataError(f"Cannot read {str(path)!r} as CSV: {exc}") from None
         if interventions_column is not None and interventions_column in df.columns:
-            df[interventions_column] = df[interventions_column].fillna("").astype(str)
+            col = df[interventions_column]
+            df[interventions_column] = col.where(col.notna(), "").astype(str)
         return cls.from_pandas(
             df, interventions_column=interventions_column, categorical=categorical
         )

@@ -262,7 +262,7 @@ class Posterior:
             raise InputError(f"path={str(path)!r}: no such file.")
         what = f"{str(path)!r} is not a scientist posterior file"
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise FileFormatError(f"{what} (it is not a readable .npz archive: {exc}).") from None

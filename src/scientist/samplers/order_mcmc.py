@@ -4,7 +4,7 @@ The state is a node order ``<``. Its score sums, over nodes, the log-sum-exp of 
 scores of every candidate parent set made of predecessors (Friedman & Koller 2003):
 ``s(<) = sum_j log sum_{Pa subset of pred(j)} exp(s_j(Pa))``. Proposals swap two positions
 (symmetric). Given an order, a DAG is drawn exactly: each node picks its parent set among the
-compatible candidates with probability proportional to ``exp(s_j(Pa))`` (Gumbel-max).
+compatible candidates with probability proportional to ``exp(s_j(Pa))``.
 
 For ``d <= 16`` the score of every predecessor set is tabulated once (a subset-sum transform in
 log space, as in Koivisto & Sood 2004), so a step costs ``O(d)`` lookups.
@@ -106,15 +106,23 @@ def order_scores(
 
 
 def sample_dags(rng: Any, table: FamilyTable, order: np.ndarray, n_draws: int = 1) -> np.ndarray:
-    """Draw ``n_draws`` DAGs per order exactly from ``P(G | <, D)``; masks ``(C, n_draws, d)``."""
+    """Draw ``n_draws`` DAGs per order exactly from ``P(G | <, D)``; masks ``(C, n_draws, d)``.
+
+    Each node's parent set is drawn by inverse-CDF sampling over its compatible candidates
+    (one uniform per node and draw).
+    """
     pred = _predecessors(order)
     c = order.shape[0]
     out = np.empty((c, n_draws, table.d), dtype=np.int64)
+    u = rng.random((c, n_draws, table.d))
     for j in range(table.d):
         ok = (table.masks[j][None, :] & ~pred[:, j : j + 1]) == 0
-        noisy = table.scores[j][None, None, :] + rng.gumbel(size=(c, n_draws, ok.shape[1]))
-        best = np.argmax(np.where(ok[:, None, :], noisy, -np.inf), axis=2)
-        out[:, :, j] = table.masks[j][best]
+        s = np.where(ok, table.scores[j][None, :], -np.inf)
+        w = np.exp(s - s.max(axis=1, keepdims=True))
+        cdf = np.cumsum(w, axis=1)
+        target = u[:, :, j] * cdf[:, -1:]
+        idx = (cdf[:, None, :] <= target[:, :, None]).sum(axis=2)
+        out[:, :, j] = table.masks[j][np.minimum(idx, table.masks[j].size - 1)]
     return out
 
 

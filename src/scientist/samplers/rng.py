@@ -44,11 +44,15 @@ class ChainGenerators:
     def random(self, size: int | tuple[int, ...]) -> np.ndarray:
         """Uniform [0, 1) draws."""
         rest = self._rows(size)
+        if not rest:
+            return np.array([g.random() for g in self.generators])
         return np.stack([g.random(rest) for g in self.generators])
 
     def integers(self, low: int, high: int, size: int | tuple[int, ...]) -> np.ndarray:
         """Integers in [low, high)."""
         rest = self._rows(size)
+        if not rest:
+            return np.array([g.integers(low, high) for g in self.generators])
         return np.stack([g.integers(low, high, size=rest) for g in self.generators])
 
     def gumbel(self, size: int | tuple[int, ...]) -> np.ndarray:

@@ -213,6 +213,7 @@ def main() -> None:
                         label,
                         features,
                         f"{roc_auc_score(data.is_lie, p):.4f} [{low:.3f}, {high:.3f}]",
+                        f"{np.mean((p >= 0.5) == data.is_lie):.3f}",
                         f"{auc(split, data.X, data.is_lie):.4f}",
                         f"{np.mean(subsets):.4f} ± {np.std(subsets, ddof=1):.4f}",
                         f"{paper:.3f}" if paper is not None else "-",
@@ -224,7 +225,8 @@ def main() -> None:
         "Frozen = trained on all 491 GPT-3.5 pairs (95% pair-bootstrap interval, "
         f"{args.bootstrap} resamples). 70% split = trained on the 343 training pairs of the "
         f"RandomState(42) split. Subsets = mean ± sd over {args.splits} other random 70% "
-        "subsets of the GPT-3.5 pairs.\n"
+        "subsets of the GPT-3.5 pairs. The accuracy column thresholds the frozen detector's "
+        "P(lie) at 0.5: the ranking transfers, the calibration does not.\n"
     )
     print(
         table(
@@ -233,6 +235,7 @@ def main() -> None:
                 "probe group",
                 "features",
                 "AUC, frozen (all pairs)",
+                "accuracy at P(lie) = 0.5, frozen",
                 "AUC, 70% split",
                 "AUC, 70% subsets",
                 "repo notebook (full data)",

@@ -110,4 +110,6 @@ def test_chat_template_is_used_when_present():
     )
     llm = HFChat(model, tokenizer)
     ids = llm.prompt_ids([{"role": "user", "content": "is the sky blue ?"}])
-    assert ids == tokenizer("Question: is the sky blue ? Yes", add_special_tokens=False)["input_ids"]
+    assert (
+        ids == tokenizer("Question: is the sky blue ? Yes", add_special_tokens=False)["input_ids"]
+    )

@@ -118,36 +118,39 @@ def _read_features(path: Path) -> NDArray[np.float64]:
             "numeric columns.",
             param_hint=hint,
         ) from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-    if rows and not _numeric(rows[0]):
-        rows = rows[1:]  # a header line
+    reader = csv.reader(io.StringIO(text))
+    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    if rows and not any(_number(cell) for cell in rows[0][1]):
+        rows = rows[1:]  # a header line: no cell is a number
     if not rows:
         raise typer.BadParameter(
             f"{str(path)!r} has no data rows: expected one row of {N_PROBES} numbers per answer.",
             param_hint=hint,
         )
     values = []
-    for number, row in enumerate(rows, start=1):
+    for line, row in rows:
         if len(row) != N_PROBES:
             raise typer.BadParameter(
-                f"{str(path)!r}: data row {number} has {len(row)} columns, expected {N_PROBES} "
+                f"{str(path)!r}: line {line} has {len(row)} columns, expected {N_PROBES} "
                 "(one per elicitation question, in the order of `scientist lie-detector "
                 "probes`).",
                 param_hint=hint,
             )
-        if not _numeric(row):
+        bad = [cell for cell in row if not _number(cell)]
+        if bad:
             raise typer.BadParameter(
-                f"{str(path)!r}: data row {number} holds values that are not numbers: "
-                f"expected {N_PROBES} numbers (log-probability differences, or 0/1).",
+                f"{str(path)!r}: line {line} holds values that are not numbers "
+                f"({', '.join(repr(c) for c in bad[:3])}): expected {N_PROBES} numbers "
+                "(log-probability differences, or 0/1).",
                 param_hint=hint,
             )
         values.append([float(cell) for cell in row])
     return np.array(values, dtype=np.float64)
 
 
-def _numeric(row: list[str]) -> bool:
+def _number(cell: str) -> bool:
     try:
-        return all(not math.isnan(float(cell)) for cell in row)
+        return not math.isnan(float(cell))
     except ValueError:
         return False
 

@@ -101,6 +101,12 @@ class LieDetector:
     probability that the answer was a lie (scikit-learn's returns one column per class). The
     fit is deterministic (L-BFGS, no random state).
 
+    The probability is calibrated for the model the detector was trained on. On another model
+    the ranking transfers but the probabilities do not. Trained on the shipped GPT-3.5
+    features, the detector ranks Alpaca's and Vicuna's answers with AUC about 0.92, yet at a
+    0.5 threshold it calls nearly all of them lies (the log-probability scales differ). Choose
+    the threshold on labelled answers of the model you monitor (``docs/results.md``).
+
     References
     ----------
     .. [1] L. Pacchiardi et al., "How to Catch an AI Liar: Lie Detection in Black-Box LLMs by

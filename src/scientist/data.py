@@ -73,11 +73,10 @@ class Variable:
     def from_dict(cls, d: Mapping[str, object]) -> Variable:
         """Inverse of :meth:`to_dict`."""
         states = d.get("states")
-        return cls(
-            str(d["name"]),
-            d["kind"],  # type: ignore[arg-type]
-            tuple(str(s) for s in states) if states else None,  # type: ignore[union-attr]
+        labels = (
+            tuple(str(s) for s in states) if isinstance(states, list | tuple) and states else None
         )
+        return cls(str(d["name"]), d["kind"], labels)  # type: ignore[arg-type]
 
 
 class Dataset:

@@ -57,8 +57,8 @@ def transitive_closure(adj: np.ndarray) -> np.ndarray:
 def is_dag(adj: np.ndarray) -> np.ndarray | bool:
     """Whether each graph is acyclic (no self-loops, no directed cycles); batched."""
     reach = transitive_closure(adj)
-    out = ~np.diagonal(reach, axis1=-2, axis2=-1).any(axis=-1)
-    return bool(out) if np.ndim(out) == 0 else out
+    out = np.asarray(~np.diagonal(reach, axis1=-2, axis2=-1).any(axis=-1))
+    return bool(out) if out.ndim == 0 else out
 
 
 def ancestors(adj: np.ndarray) -> np.ndarray:

@@ -227,18 +227,17 @@ class Theory:
                 )
                 for k, p in enumerate(fam.parents):
                     value = _strength(fam.cpt, k)
+                    bounds = [value, value]
                     if draws:
                         s = np.array([_strength(c, k) for c in draws])
-                        iv = np.quantile(s, [0.5 - level / 2, 0.5 + level / 2]).tolist()
-                    else:
-                        iv = [value, value]
+                        bounds = np.quantile(s, [0.5 - level / 2, 0.5 + level / 2]).tolist()
                     out.append(
                         {
                             "parent": names[p],
                             "child": names[j],
                             "measure": "strength",
                             "value": value,
-                            "interval": iv,
+                            "interval": bounds,
                         }
                     )
         return out
@@ -247,7 +246,8 @@ class Theory:
         """The mechanisms in plain words, one edge per line, e.g. ``Raf -> Mek (weight +0.81 [0.74, 0.88])``."""
         lines = []
         for e in self.edge_effects(level):
-            lo, hi = e["interval"]  # type: ignore[misc]
+            interval: list[float] = e["interval"]  # type: ignore[assignment]
+            lo, hi = interval
             lines.append(
                 f"{e['parent']} -> {e['child']} ({e['measure']} {e['value']:+.2f} [{lo:.2f}, {hi:.2f}])"
             )

@@ -37,7 +37,7 @@ class ExactState(NamedTuple):
 class ExactInfo(NamedTuple):
     """Indices of the DAGs drawn in this step."""
 
-    index: np.ndarray
+    drawn: np.ndarray
 
 
 def enumerate_posterior(table: FamilyTable) -> tuple[np.ndarray, np.ndarray]:

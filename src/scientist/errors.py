@@ -10,7 +10,8 @@ can catch them all in one place. User mistakes also derive from the matching bui
     │   └── QueryError                     a question the inference machine cannot parse or answer
     ├── FileFormatError (ValueError)       a saved file that is corrupt, foreign or of a newer version
     ├── NotFittedError (AttributeError)    a fitted attribute read before ``fit``
-    └── SamplerError (RuntimeError)        a sampler that cannot run on this problem (e.g. d too large)
+    ├── SamplerError (RuntimeError)        a sampler that cannot run on this problem (e.g. d too large)
+    └── BackendError (RuntimeError)        an LLM backend failed (scientist.monitors.backends)
 
 Messages name the parameter, the value received, what was expected and how to fix it.
 """

@@ -8,6 +8,7 @@ can catch them all in one place. User mistakes also derive from the matching bui
     ├── InputError (ValueError)            bad user input: a parameter, a value, a file's content
     │   ├── DataError                      a dataset that cannot be used (NaN, one-state column, ...)
     │   └── QueryError                     a question the inference machine cannot parse or answer
+    │       └── ImpossibleEvidenceError    evidence of probability zero under every theory
     ├── FileFormatError (ValueError)       a saved file that is corrupt, foreign or of a newer version
     ├── NotFittedError (AttributeError)    a fitted attribute read before ``fit``
     ├── SamplerError (RuntimeError)        a sampler that cannot run on this problem (e.g. d too large)
@@ -21,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "DataError",
     "FileFormatError",
+    "ImpossibleEvidenceError",
     "InputError",
     "NotFittedError",
     "QueryError",
@@ -43,6 +45,10 @@ class DataError(InputError):
 
 class QueryError(InputError):
     """A query cannot be parsed or answered."""
+
+
+class ImpossibleEvidenceError(QueryError):
+    """The evidence of a query has probability zero under every theory: nothing to condition on."""
 
 
 class FileFormatError(ScientistError, ValueError):

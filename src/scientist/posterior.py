@@ -34,9 +34,9 @@ from scipy.special import logsumexp
 
 from scientist.data import Variable
 from scientist.errors import FileFormatError, InputError
-from scientist.graphs import adjacency_from_masks, transitive_closure
+from scientist.graphs import adjacency_from_masks, parent_masks, transitive_closure
 from scientist.scores.base import LocalScorer, scorer_from_state
-from scientist.theory import Theory
+from scientist.theory import CategoricalFamily, GaussianFamily, Theory
 
 __all__ = ["FORMAT", "VERSION", "Posterior"]
 
@@ -66,6 +66,9 @@ class Posterior:
         Unnormalised log posterior ``log P(D | G) + log P(G)`` of each DAG.
     info
         Sampler diagnostics (JSON-serialisable): sampler name, samples, chains, R-hat, ...
+    theories
+        Explicit theories, one per DAG (for example ground-truth networks with point
+        parameters); used instead of ``scorer`` to fill in mechanisms.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class Posterior:
         counts: np.ndarray | None = None,
         log_scores: np.ndarray | None = None,
         info: dict[str, Any] | None = None,
+        theories: Sequence[Theory] | None = None,
     ) -> None:
         if weighting not in ("exact", "empirical", "rescored"):
             raise InputError(
@@ -97,6 +101,37 @@ class Posterior:
         self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)[order]
         self.log_scores = None if log_scores is None else np.asarray(log_scores, dtype=float)[order]
         self.info: dict[str, Any] = dict(info or {})
+        self.theories = None if theories is None else [theories[int(i)] for i in order]
+        if self.theories is not None and len(self.theories) != self.masks.shape[0]:
+            raise InputError("theories must hold one theory per DAG.")
+
+    @classmethod
+    def from_theories(
+        cls, theories: Sequence[Theory], weights: Sequence[float] | None = None
+    ) -> Posterior:
+        """A posterior over explicit theories (exact weights; uniform when not given)."""
+        theories = list(theories)
+        if not theories:
+            raise InputError("theories is empty: give at least one Theory.")
+        names = theories[0].names
+        if any(t.names != names for t in theories):
+            raise InputError("All theories must have the same variables in the same order.")
+        w = np.ones(len(theories)) if weights is None else np.asarray(weights, dtype=float)
+        if w.shape != (len(theories),) or np.any(w < 0) or not w.sum() > 0:
+            raise InputError(
+                f"weights={weights!r} is invalid: expected {len(theories)} non-negative numbers, not all zero."
+            )
+        with np.errstate(divide="ignore"):
+            lw = np.log(w)
+        masks = parent_masks(np.stack([t.adjacency for t in theories]))
+        return cls(
+            theories[0].variables,
+            masks,
+            lw,
+            weighting="exact",
+            theories=theories,
+            info={"source": "explicit theories"},
+        )
 
     @classmethod
     def from_samples(
@@ -169,6 +204,8 @@ class Posterior:
         """Theory ``k`` (0 is the most probable) with its parameter posterior."""
         if not 0 <= k < self.n_theories:
             raise InputError(f"k={k!r} is invalid: expected 0 <= k < {self.n_theories}.")
+        if self.theories is not None:
+            return self.theories[k]
         if self.scorer is None:
             raise InputError("This posterior has no parameter model: it holds structures only.")
         return Theory.from_scorer(self.scorer, self.adjacency(k))
@@ -193,7 +230,7 @@ class Posterior:
         ]
         for i in range(min(k, self.n_theories)):
             lines.append(f"\n#{i + 1}  P = {self.weights[i]:.3f}")
-            if self.scorer is not None:
+            if self.scorer is not None or self.theories is not None:
                 lines.extend("  " + s for s in self.theory(i).describe().splitlines())
             else:
                 adj = self.adjacency(i)
@@ -234,6 +271,31 @@ class Posterior:
                     arrays[f"scorer.{key}"] = value
                 else:
                     scalars[key] = value
+        families_meta: list[list[dict[str, Any]]] = []
+        for k, theory in enumerate(self.theories or []):
+            row = []
+            for j, fam in enumerate(theory.families):
+                key = f"theory.{k}.{j}"
+                if isinstance(fam, CategoricalFamily):
+                    arrays[key + ".cpt"] = fam.cpt
+                    if fam.concentration is not None:
+                        arrays[key + ".concentration"] = fam.concentration
+                    row.append({"kind": "categorical", "parents": list(fam.parents)})
+                else:
+                    arrays[key + ".coef"] = fam.coef
+                    if fam.coef_cov_unit is not None:
+                        arrays[key + ".coef_cov_unit"] = fam.coef_cov_unit
+                    row.append(
+                        {
+                            "kind": "gaussian",
+                            "parents": list(fam.parents),
+                            "intercept": fam.intercept,
+                            "noise_var": fam.noise_var,
+                            "shape": fam.shape,
+                            "scale": fam.scale,
+                        }
+                    )
+            families_meta.append(row)
         meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -242,6 +304,7 @@ class Posterior:
             "scorer": None if self.scorer is None else self.scorer.kind,
             "scorer_scalars": scalars,
             "info": self.info,
+            "theories": families_meta if self.theories is not None else None,
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
@@ -289,6 +352,12 @@ class Posterior:
                 }
                 state.update(meta.get("scorer_scalars", {}))
                 scorer = scorer_from_state(meta["scorer"], variables, state)
+            theories = None
+            if meta.get("theories") is not None:
+                theories = [
+                    _theory_from_arrays(variables, arrays, k, row)
+                    for k, row in enumerate(meta["theories"])
+                ]
             return cls(
                 variables,
                 arrays["masks"],
@@ -298,6 +367,36 @@ class Posterior:
                 counts=arrays.get("counts"),
                 log_scores=arrays.get("log_scores"),
                 info=meta.get("info", {}),
+                theories=theories,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FileFormatError(f"{str(path)!r} is a corrupt posterior file: {exc!s}.") from None
+
+
+def _theory_from_arrays(
+    variables: list[Variable], arrays: dict[str, np.ndarray], k: int, row: list[dict[str, Any]]
+) -> Theory:
+    d = len(variables)
+    adj = np.zeros((d, d), dtype=bool)
+    fams: list[CategoricalFamily | GaussianFamily] = []
+    for j, f in enumerate(row):
+        key = f"theory.{k}.{j}"
+        parents = tuple(int(p) for p in f["parents"])
+        adj[list(parents), j] = True
+        if f["kind"] == "categorical":
+            fams.append(
+                CategoricalFamily(parents, arrays[key + ".cpt"], arrays.get(key + ".concentration"))
+            )
+        else:
+            fams.append(
+                GaussianFamily(
+                    parents,
+                    arrays[key + ".coef"],
+                    float(f["intercept"]),
+                    float(f["noise_var"]),
+                    arrays.get(key + ".coef_cov_unit"),
+                    f.get("shape"),
+                    f.get("scale"),
+                )
+            )
+    return Theory(variables, adj, fams)

@@ -32,7 +32,7 @@ from scientist.errors import InputError
 from scientist.graphs import is_dag, topological_order
 from scientist.scores.base import LocalScorer
 
-__all__ = ["CategoricalFamily", "GaussianFamily", "Theory"]
+__all__ = ["CategoricalFamily", "GaussianFamily", "Theory", "family_from_scorer"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,24 @@ class GaussianFamily:
 Family = CategoricalFamily | GaussianFamily
 
 
+def family_from_scorer(scorer: LocalScorer, node: int, parents: tuple[int, ...]) -> Family:
+    """The mechanism of ``node`` given ``parents`` with the fitted score's parameter posterior."""
+    post = scorer.family_posterior(node, parents)
+    if "concentration" in post:
+        conc = post["concentration"]
+        return CategoricalFamily(parents, conc / conc.sum(-1, keepdims=True), conc)
+    shape = float(post["shape"])
+    return GaussianFamily(
+        parents,
+        post["coef"],
+        post["intercept"],
+        post["scale"] / (shape - 1) if shape > 1 else np.inf,
+        post["coef_cov_unit"],
+        shape,
+        post["scale"],
+    )
+
+
 class Theory:
     """A causal Bayesian network: a DAG over named variables plus its mechanisms.
 
@@ -127,27 +145,10 @@ class Theory:
     def from_scorer(cls, scorer: LocalScorer, adjacency: np.ndarray) -> Theory:
         """The theory of a DAG with the parameter posterior given by a fitted score."""
         adjacency = np.asarray(adjacency, dtype=bool)
-        families: list[Family] = []
-        for j in range(scorer.d):
-            parents = tuple(int(i) for i in np.flatnonzero(adjacency[:, j]))
-            post = scorer.family_posterior(j, parents)
-            if "concentration" in post:
-                conc = post["concentration"]
-                families.append(
-                    CategoricalFamily(parents, conc / conc.sum(-1, keepdims=True), conc)
-                )
-            else:
-                families.append(
-                    GaussianFamily(
-                        parents,
-                        post["coef"],
-                        post["intercept"],
-                        post["scale"] / (post["shape"] - 1) if post["shape"] > 1 else np.inf,
-                        post["coef_cov_unit"],
-                        post["shape"],
-                        post["scale"],
-                    )
-                )
+        families = [
+            family_from_scorer(scorer, j, tuple(int(i) for i in np.flatnonzero(adjacency[:, j])))
+            for j in range(scorer.d)
+        ]
         return cls(scorer.variables, adjacency, families)
 
     @classmethod

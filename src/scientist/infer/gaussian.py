@@ -49,7 +49,7 @@ def intervened_moments(
         b[:, :, j] = 0.0
         c[:, j] = value
         v[:, j] = 0.0
-    n, d, _ = b.shape
+    d = b.shape[-1]
     a = np.linalg.inv(np.eye(d) - np.swapaxes(b, 1, 2))
     mean = np.einsum("nij,nj->ni", a, c)
     cov = np.einsum("nij,nj,nkj->nik", a, v, a)

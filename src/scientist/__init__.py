@@ -9,12 +9,14 @@ from scientist.data import Dataset, Variable
 from scientist.errors import (
     DataError,
     FileFormatError,
+    ImpossibleEvidenceError,
     InputError,
     NotFittedError,
     QueryError,
     SamplerError,
     ScientistError,
 )
+from scientist.infer import Answer, ask, parse_query
 from scientist.posterior import Posterior
 from scientist.priors import EdgePrior, StructurePrior, UniformPrior
 from scientist.scores import BDeu, BGe
@@ -22,12 +24,14 @@ from scientist.theory import Theory
 from scientist.world import WorldModel
 
 __all__ = [
+    "Answer",
     "BDeu",
     "BGe",
     "DataError",
     "Dataset",
     "EdgePrior",
     "FileFormatError",
+    "ImpossibleEvidenceError",
     "InputError",
     "NotFittedError",
     "Posterior",
@@ -39,6 +43,8 @@ __all__ = [
     "UniformPrior",
     "Variable",
     "WorldModel",
+    "ask",
     "datasets",
+    "parse_query",
 ]
 __version__ = "0.1.0"

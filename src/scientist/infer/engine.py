@@ -421,7 +421,7 @@ class _Machine:
             epistemic = float(max(_entropy(np.array(mean)) - aleatoric, 0.0))
         else:
             epistemic = float(flat_w @ (samples.ravel() - mean) ** 2)
-            wv = within[idx] if within is not None else np.zeros_like(samples)
+            wv = within[idx].reshape(idx.size, -1) if within is not None else np.zeros_like(samples)
             aleatoric = float(flat_w @ np.broadcast_to(wv, samples.shape).ravel())
         se2 = (
             _structural_se(

@@ -67,3 +67,21 @@ def test_demo_writes_heatmap(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "sachs_edge_marginals.png").stat().st_size > 10000
     assert "AUROC" in res.output
+
+
+def test_theory_and_ask(tmp_path):
+    out = tmp_path / "asia.npz"
+    res = runner.invoke(app, ["theory", "asia", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["ask", str(out), "P(dysp=yes | do(smoke=yes))", "--json"])
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.output)
+    assert 0 < body["mean"] < 1 and body["n_theories"] == 1
+    res = runner.invoke(app, ["ask", str(out), "E[dysp]"])
+    assert res.exit_code == 2 and "continuous target" in res.output
+    res = runner.invoke(
+        app, ["ask", str(out), "P(dysp=yes | do(smoke=maybe))"], env={"COLUMNS": "2000"}
+    )
+    assert res.exit_code == 2 and "['yes', 'no']" in res.output
+    res = runner.invoke(app, ["theory", "nope", "-o", str(out)])
+    assert res.exit_code == 2 and "alarm" in res.output

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scientist.data import Dataset
@@ -38,7 +39,9 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ScientistError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            err_console.print(
+                f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -75,7 +78,7 @@ def edge_table(posterior: Posterior, threshold: float = 0.0, limit: int = 30) ->
 
 def print_summary(posterior: Posterior, top: int) -> None:
     """Top theories and the edge table."""
-    console.print(posterior.describe(top), highlight=False)
+    console.print(posterior.describe(top), highlight=False, markup=False, soft_wrap=True)
     console.print(edge_table(posterior))
     info = posterior.info
     if info.get("max_rhat") is not None:
@@ -163,7 +166,53 @@ def describe(
     top: Annotated[int, typer.Option(help="Theories to describe.")] = 3,
 ) -> None:
     """Describe the most probable theories of a posterior in plain words."""
-    console.print(Posterior.load(posterior).describe(top), highlight=False)
+    console.print(
+        Posterior.load(posterior).describe(top), highlight=False, markup=False, soft_wrap=True
+    )
+
+
+@app.command()
+@friendly
+def ask(
+    posterior: Annotated[
+        Path, typer.Argument(help="A posterior file written by `learn` or `theory`.")
+    ],
+    query: Annotated[
+        str, typer.Argument(help="e.g. 'P(Y=1 | do(X=0), Z=1)', 'E[Y | do(X=2)]', 'P(X -> Y)'.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the parameter draws.")] = 0,
+    level: Annotated[float, typer.Option(help="Mass of the credible interval.")] = 0.9,
+    draws: Annotated[
+        int, typer.Option(help="Parameter draws per theory (0: point parameters).")
+    ] = 32,
+) -> None:
+    """Answer a causal question by averaging over the posterior's theories."""
+    from scientist.infer import ask as ask_query
+
+    answer = ask_query(Posterior.load(posterior), query, seed=seed, level=level, n_draws=draws)
+    if as_json:
+        typer.echo(answer.to_json())
+    else:
+        console.print(str(answer), highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+@friendly
+def theory(
+    name: Annotated[
+        str, typer.Argument(help="A bundled network: asia, sachs, child, insurance, alarm.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the posterior (.npz).")
+    ],
+) -> None:
+    """Write a one-theory posterior (point parameters) from a bundled network, to query it."""
+    from scientist import datasets
+
+    post = Posterior.from_theories([datasets.load_network(name)])
+    post.save(output)
+    console.print(f"wrote {output}: the {name} network, {len(post.names)} variables, one theory")
 
 
 @app.command()

@@ -16,7 +16,7 @@ runner = CliRunner()
 
 
 def run(*args):
-    result = runner.invoke(app, ["lie-detector", *map(str, args)], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["lie-detector", *map(str, args)], env={"COLUMNS": "2000"})
     # undo Rich's error box: drop its border characters, join the wrapped lines
     text = re.sub(r"[│╭╮╰╯─]", " ", result.output)
     return result, re.sub(r"\s+", " ", text)

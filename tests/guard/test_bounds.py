@@ -285,3 +285,19 @@ def test_bad_input_names_the_parameter(call, name):
 def test_broadcast_error_says_how_to_fix():
     with pytest.raises(InputError, match=r"log_post\[:, None, :\]"):
         prop45(np.zeros((3, 5)), np.zeros((3, 4, 5)), 0.1)
+
+
+def test_several_alphas_share_one_sort():
+    rng = np.random.default_rng(6)
+    lp = np.log(rng.integers(1, 5, size=(4, 3, 16)).astype(float))  # with ties
+    alphas = [1e-3, 0.05, 0.2, 1.0]
+    for ties in ("group", "index"):
+        many = plausible_set(lp, alphas, ties=ties)
+        assert many.shape == (4, 4, 3, 16)
+        for j, a in enumerate(alphas):
+            assert (many[j] == plausible_set(lp, a, ties=ties)).all()
+    # prop45 is the largest harm over the set
+    h = rng.random((4, 3, 16))
+    for a in alphas:
+        b = prop45(lp, h, a)
+        np.testing.assert_array_equal(b.value, np.where(b.mask, h, -1).max(-1))

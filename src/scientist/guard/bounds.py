@@ -1,7 +1,7 @@
 """Cautious bounds on the probability of harm, from a posterior over theories.
 
 Every function here takes per-theory log-posteriors ``log_post[..., K]`` (they may be
-unnormalised: each row is normalised with ``logsumexp``) and per-theory harm probabilities
+unnormalised: each row is normalised) and per-theory harm probabilities
 ``harm[..., K]`` (``P(harm | theory k, query)``, in ``[0, 1]``), and returns a bound on the harm
 probability under the true but unknown theory. They know nothing of causal graphs, so any family
 of theories can use them.
@@ -42,7 +42,6 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
 from scientist.errors import InputError, bad_value
 
@@ -209,8 +208,14 @@ def _inputs(
     lp = _log_post(log_post)
     h = _harm(harm, lp.shape[-1])
     _check_broadcast(lp, h)
-    p = np.exp(lp - logsumexp(lp, axis=-1, keepdims=True))
+    p = _normalise(lp)
     return p, h, p.astype(h.dtype, copy=False)
+
+
+def _normalise(lp: NDArray[np.float64]) -> NDArray[np.float64]:
+    p = np.exp(lp - lp.max(axis=-1, keepdims=True))  # rows are checked to have a finite max
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
 
 
 def normalise(log_post: ArrayLike) -> NDArray[np.float64]:
@@ -230,8 +235,7 @@ def normalise(log_post: ArrayLike) -> NDArray[np.float64]:
     ----------
     .. [1] Bengio et al., "Can a Bayesian Oracle Prevent Harm from an Agent?", UAI 2025.
     """
-    lp = _log_post(log_post)
-    return np.exp(lp - logsumexp(lp, axis=-1, keepdims=True))
+    return _normalise(_log_post(log_post))
 
 
 def _take(a: NDArray, index: NDArray[np.intp]) -> NDArray:
@@ -348,7 +352,9 @@ def prop43(log_post: ArrayLike, harm: ArrayLike, delta: float, prior_true: Array
     return Bound(np.asarray(value), np.asarray(index))
 
 
-def plausible_set(log_post: ArrayLike, alpha: float, *, ties: Ties = "group") -> NDArray[np.bool_]:
+def plausible_set(
+    log_post: ArrayLike, alpha: float | ArrayLike, *, ties: Ties = "group"
+) -> NDArray[np.bool_]:
     """The plausible set ``I^alpha`` of Prop 4.5.
 
     Sort the theories by decreasing posterior ``i_1, i_2, ...`` and keep ``i_n`` while
@@ -375,14 +381,14 @@ def plausible_set(log_post: ArrayLike, alpha: float, *, ties: Ties = "group") ->
     ----------
     log_post : array_like, shape (..., K)
         Log-posteriors of the theories, up to a constant per row.
-    alpha : float in (0, 1]
-        Smaller is more cautious (a larger set).
+    alpha : float in (0, 1], or 1-d array of them
+        Smaller is more cautious (a larger set). Several values share one sort.
     ties : {"group", "index"}
         How equal posteriors are ordered; see above.
 
     Returns
     -------
-    ndarray of bool, shape of ``log_post``
+    ndarray of bool, shape ``log_post.shape``, or ``(len(alpha),) + log_post.shape``
         Membership of ``I^alpha``; never empty.
 
     References
@@ -390,32 +396,46 @@ def plausible_set(log_post: ArrayLike, alpha: float, *, ties: Ties = "group") ->
     .. [1] Bengio et al., "Can a Bayesian Oracle Prevent Harm from an Agent?", UAI 2025,
        Proposition 4.5 (arXiv:2408.05284, Proposition 4.6).
     """
-    a = _unit("alpha", alpha)
+    a = _alphas(alpha)
+    _ties(ties)
+    return _plausible(normalise(log_post), a, ties)
+
+
+def _alphas(alpha: float | ArrayLike) -> NDArray[np.float64]:
+    try:
+        a = np.asarray(alpha, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise bad_value("alpha", alpha, "a number in (0, 1], or a 1-d array of them") from None
+    if a.ndim > 1 or a.size == 0 or not (np.all(a > 0) and np.all(a <= 1)):
+        raise bad_value("alpha", alpha, "a number in (0, 1], or a 1-d array of them")
+    return a
+
+
+def _ties(ties: str) -> None:
     if ties not in ("group", "index"):
         raise bad_value("ties", ties, "'group' or 'index'")
-    p = normalise(log_post)
+
+
+def _plausible(p: NDArray[np.float64], a: NDArray[np.float64], ties: str) -> NDArray[np.bool_]:
     k = p.shape[-1]
     if ties == "group":
-        p_desc = -np.sort(-p, axis=-1)
+        p_desc = np.flip(np.sort(p, axis=-1), axis=-1).copy()
     else:
         order = np.argsort(-p, axis=-1, kind="stable")
         p_desc = np.take_along_axis(p, order, axis=-1)
+    # cum[n] = fl(cum[n - 1] + p_desc[n]): the mass up to and including theory n.
     cum = np.cumsum(p_desc, axis=-1)
-    ahead = np.zeros_like(cum)  # mass strictly ahead in the sorted order
-    ahead[..., 1:] = cum[..., :-1]
-    if ties == "group":
-        new = np.ones(p_desc.shape, dtype=bool)
-        new[..., 1:] = p_desc[..., 1:] != p_desc[..., :-1]
-        ahead = np.maximum.accumulate(np.where(new, ahead, 0.0), axis=-1)  # mass of larger ones
-    keep = p_desc >= a * (ahead + p_desc)
+    fail = p_desc < a.reshape(a.shape + (1,) * p.ndim) * cum
+    if ties == "group":  # a tied group is judged by its first member alone
+        fail[..., 1:] &= p_desc[..., 1:] != p_desc[..., :-1]
     # "keep while": the set is the prefix before the first failure (the top always passes).
-    n = np.where(keep.all(axis=-1), k, np.argmin(keep, axis=-1))
+    n = np.where(fail.any(axis=-1), np.argmax(fail, axis=-1), k)
     if ties == "group":
-        last = np.take_along_axis(p_desc, (n - 1)[..., None], axis=-1)
+        last = np.take_along_axis(np.broadcast_to(p_desc, fail.shape), (n - 1)[..., None], -1)
         return p >= last
     in_sorted = np.arange(k) < n[..., None]
     mask = np.empty_like(in_sorted)
-    np.put_along_axis(mask, order, in_sorted, axis=-1)
+    np.put_along_axis(mask, np.broadcast_to(order, in_sorted.shape), in_sorted, axis=-1)
     return mask
 
 
@@ -450,10 +470,12 @@ def prop45(
     .. [1] Bengio et al., "Can a Bayesian Oracle Prevent Harm from an Agent?", UAI 2025,
        Proposition 4.5 (arXiv:2408.05284, Proposition 4.6).
     """
+    a = _unit("alpha", alpha)
+    _ties(ties)
     lp = _log_post(log_post)
     h = _harm(harm, lp.shape[-1])
     _check_broadcast(lp, h)
-    mask = plausible_set(lp, alpha, ties=ties)
+    mask = _plausible(_normalise(lp), np.asarray(a), ties)
     masked = h * mask.astype(h.dtype)  # harm >= 0, so theories outside the set drop to 0
     index = masked.argmax(axis=-1)
     value = _take(masked, index)

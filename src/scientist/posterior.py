@@ -200,6 +200,28 @@ class Posterior:
         """``P(i ~> j | D)``: probability that ``i`` is a causal ancestor of ``j``."""
         return np.einsum("k,kij->ij", self.weights, transitive_closure(self.adjacency()))
 
+    def stacked_parameters(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """Explicit theories only: the point CPTs of ``node``, grouped by parent set.
+
+        Returns the theories' order by parent mask and, for that order, the CPTs stacked per
+        parent-set group (a dict ``mask -> (theory indices, (n, *cards, r) array)``). Computed
+        once per posterior and node (a pure function of the posterior).
+        """
+        cache = self.__dict__.setdefault("_stacked", {})
+        if node not in cache:
+            if self.theories is None:
+                raise InputError("stacked_parameters needs a posterior of explicit theories.")
+            masks = self.masks[:, node]
+            groups = {}
+            for mask in np.unique(masks):
+                idx = np.flatnonzero(masks == mask)
+                groups[int(mask)] = (
+                    idx,
+                    np.stack([self.theories[int(k)].families[node].cpt for k in idx]),
+                )  # type: ignore[union-attr]
+            cache[node] = groups
+        return cache[node]
+
     def theory(self, k: int = 0) -> Theory:
         """Theory ``k`` (0 is the most probable) with its parameter posterior."""
         if not 0 <= k < self.n_theories:

@@ -3,9 +3,10 @@
 For a query ``P(targets | do(X=x), Z=z)`` every theory's network is mutilated (the intervened
 nodes lose their parents and are fixed), pruned to the ancestors of the query variables (the
 other nodes sum to one), and the remaining factors are contracted with ``opt_einsum`` (a greedy
-elimination order over einsum contractions). Theories are batched: a batch shares one factor
-graph whose node families are the *union* of the theories' parent sets, each theory's CPT
-broadcast along the parents it does not have, so one contraction answers the whole batch. Fixed
+elimination order over einsum contractions). Theories are batched: theories with the same relevant
+structure share one contraction; when there are many distinct structures, a batch shares one
+factor graph whose node families are the *union* of the theories' parent sets, each theory's
+CPT broadcast along the parents it does not have, so one contraction answers the whole batch. Fixed
 variables (evidence and interventions) are sliced out of every factor before contracting.
 
 References
@@ -26,7 +27,8 @@ import opt_einsum
 
 __all__ = ["CategoricalBatch", "event_probabilities"]
 
-MAX_FACTOR = 2**24  # elements per factor (batch included) before a batch is split
+MAX_FACTOR = 2**22  # elements of the largest factor or intermediate before a batch is split
+MAX_GROUPS = 32  # distinct relevant structures answered one contraction each
 
 
 class CategoricalBatch:
@@ -41,6 +43,8 @@ class CategoricalBatch:
     cpt
         ``cpt(node, rows) -> (len(rows), M, *parent_cards, r)``: the CPTs (or ``M`` parameter
         draws of them) of ``node`` for theory indices ``rows``, parents in index order.
+    n_draws
+        ``M``, the number of parameter draws ``cpt`` returns per theory.
     """
 
     def __init__(
@@ -48,10 +52,12 @@ class CategoricalBatch:
         parents: np.ndarray,
         card: np.ndarray,
         cpt: Callable[[int, np.ndarray], np.ndarray],
+        n_draws: int = 1,
     ) -> None:
         self.parents = parents
         self.card = card
         self.cpt = cpt
+        self.n_draws = n_draws
 
 
 def _ancestral_set(parents: np.ndarray, query: int) -> int:
@@ -76,6 +82,9 @@ def event_probabilities(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``P(indicators and fixed | do)`` and ``P(fixed | do)`` for theories ``rows``.
 
+    Theories with similar structure are batched together: a batch whose contraction would hold
+    more than ``MAX_FACTOR`` numbers at once is split in two, recursively.
+
     Parameters
     ----------
     rows
@@ -90,66 +99,89 @@ def event_probabilities(
     tuple of ndarray
         Two ``(len(rows), M)`` arrays: the joint probability and the evidence probability.
     """
-    parents = batch.parents[rows]
-    d = batch.card.size
     query = 0
     for j in (*fixed, *indicators):
         query |= 1 << j
+    relevant = _ancestral_set(batch.parents[rows], query)
+    keep = [j for j in range(batch.card.size) if relevant >> j & 1]
+    signature = batch.parents[rows][:, keep]
+    groups = (
+        np.unique(signature, axis=0, return_inverse=True)[1].ravel()
+        if keep
+        else np.zeros(len(rows), int)
+    )
+    out_j = np.empty((len(rows), batch.n_draws))
+    out_d = np.empty_like(out_j)
+    if groups.max() < MAX_GROUPS:
+        # few distinct relevant structures: one contraction per structure, no union
+        for g in range(groups.max() + 1):
+            where = np.flatnonzero(groups == g)
+            out_j[where], out_d[where] = _solve(batch, rows[where], fixed, indicators, query)
+        return out_j, out_d
+    # many structures: union batches of similar structures, split while too large
+    order = np.lexsort(signature.T[::-1])
+    joint, denom = _solve(batch, rows[order], fixed, indicators, query)
+    out_j[order], out_d[order] = joint, denom
+    return out_j, out_d
+
+
+def _solve(
+    batch: CategoricalBatch,
+    rows: np.ndarray,
+    fixed: dict[int, int],
+    indicators: dict[int, np.ndarray],
+    query: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    parents = batch.parents[rows]
+    d = batch.card.size
     relevant = _ancestral_set(parents, query)
     union = np.bitwise_or.reduce(parents, axis=0)
-    size = len(rows)
-    for j in range(d):
-        if relevant >> j & 1:
-            free = [p for p in range(d) if (int(union[j]) >> p & 1 or p == j) and p not in fixed]
-            size = max(size, len(rows) * int(np.prod([batch.card[p] for p in free])))
-    if size > MAX_FACTOR and len(rows) > 1:
-        half = len(rows) // 2
-        a = event_probabilities(batch, rows[:half], fixed, indicators)
-        b = event_probabilities(batch, rows[half:], fixed, indicators)
-        return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
-
-    factors: list[np.ndarray] = []
-    subscripts: list[str] = []
-    m_draws = 1
     sym = {j: opt_einsum.get_symbol(j + 2) for j in range(d)}
     head = opt_einsum.get_symbol(0) + opt_einsum.get_symbol(1)  # theory, parameter draw
+    plan = []
+    subscripts: list[str] = []
+    shapes: list[tuple[int, ...]] = []
     for j in range(d):
         if not relevant >> j & 1:
             continue
         family = [p for p in range(d) if int(union[j]) >> p & 1]
-        factor = _union_factor(batch, j, rows, family)  # (n, M, *cards(family), r_j)
-        m_draws = factor.shape[1]
-        index: list[object] = [slice(None), slice(None)]
-        keep = []
-        for a in [*family, j]:
-            if a in fixed:
-                index.append(fixed[a])
-            else:
-                index.append(slice(None))
-                keep.append(a)
-        factors.append(factor[tuple(index)])
-        subscripts.append(head + "".join(sym[a] for a in keep))
-    denom = _contract(factors, subscripts, head, len(rows), m_draws)
+        free = [a for a in (*family, j) if a not in fixed]
+        plan.append((j, family))
+        subscripts.append(head + "".join(sym[a] for a in free))
+        shapes.append((len(rows), batch.n_draws, *[int(batch.card[a]) for a in free]))
+    # targets stay open in the output: one contraction gives P(target states, evidence)
+    open_targets = [j for j in indicators if j not in fixed]
+    out = head + "".join(sym[j] for j in open_targets)
+    n, m = len(rows), batch.n_draws
+    if subscripts:
+        expr = ",".join(subscripts) + "->" + out
+        path, info = opt_einsum.contract_path(expr, *shapes, shapes=True, optimize="greedy")
+        too_big = max(int(np.prod(s)) for s in shapes) > MAX_FACTOR
+        if (too_big or info.largest_intermediate > MAX_FACTOR) and len(rows) > 1:
+            half = len(rows) // 2
+            a = _solve(batch, rows[:half], fixed, indicators, query)
+            b = _solve(batch, rows[half:], fixed, indicators, query)
+            return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
+        factors = []
+        for j, family in plan:
+            factor = _union_factor(batch, j, rows, family)  # (n, M, *cards(family), r_j)
+            index = [slice(None), slice(None)] + [fixed.get(a, slice(None)) for a in (*family, j)]
+            factors.append(factor[tuple(index)])
+        table = np.asarray(opt_einsum.contract(expr, *factors, optimize=path), dtype=float)
+        table = np.broadcast_to(table, (n, m, *table.shape[2:]))
+    else:
+        table = np.ones((n, m, *[int(batch.card[j]) for j in open_targets]))
     scale = 1.0
-    extra_f, extra_s = [], []
+    weights = np.ones(())
     for j, vec in indicators.items():
         if j in fixed:  # a target that is also fixed: its indicator is a constant
             scale *= float(vec[fixed[j]])
         else:
-            extra_f.append(np.asarray(vec, dtype=float))
-            extra_s.append(sym[j])
-    joint = scale * _contract(factors + extra_f, subscripts + extra_s, head, len(rows), m_draws)
+            weights = np.multiply.outer(weights, np.asarray(vec, dtype=float))
+    axes = tuple(range(2, table.ndim))
+    denom = table.sum(axis=axes) if axes else table.copy()
+    joint = scale * ((table * weights).sum(axis=axes) if axes else table.copy())
     return joint, denom
-
-
-def _contract(
-    factors: list[np.ndarray], subscripts: list[str], out: str, n: int, m: int
-) -> np.ndarray:
-    if not factors:
-        return np.ones((n, m))
-    expr = ",".join(subscripts) + "->" + out
-    res = opt_einsum.contract(expr, *factors, optimize="greedy")
-    return np.broadcast_to(np.asarray(res, dtype=float), (n, m)).copy()
 
 
 def _union_factor(

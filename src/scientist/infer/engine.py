@@ -265,7 +265,8 @@ class _Machine:
             if j in do:
                 return _delta(card[j], int(do[j]))[None, None].repeat(len(members), 0)
             if self.post.theories is not None:  # explicit theories: each has its own CPTs
-                return np.stack([self.family(int(k), j).cpt[None] for k in members])
+                idx, stacked = self.post.stacked_parameters(j)[int(self.post.masks[members[0], j])]
+                return stacked[np.searchsorted(idx, members)][:, None]
             cpt = self.family(int(members[0]), j).cpt  # shared by every theory with this family
             return np.broadcast_to(cpt[None, None], (len(members), 1, *cpt.shape))
 
@@ -292,7 +293,7 @@ class _Machine:
                 return np.broadcast_to(cpt[None], (len(members), *cpt.shape))
 
             jd, ed = event_probabilities(
-                CategoricalBatch(masks, card, draw_cpt), rows, fixed, indicators
+                CategoricalBatch(masks, card, draw_cpt, m), rows, fixed, indicators
             )
             draws = (jd, ed)
         return point, draws, True, "probability"

@@ -134,7 +134,7 @@ def main() -> None:
         [base.theory(k).draw_parameters(rng) for k in range(10) for _ in range(per)]
     )
     rows = [
-        ("10 DAGs x %d CPT draws" % per, drawn),
+        (f"10 DAGs x {per} CPT draws", drawn),
         ("1,000 distinct DAGs", alarm_posterior(args.theories, seed=1)),
     ]
     alarm_rows = []
@@ -190,8 +190,7 @@ def main() -> None:
         times_gd.append(time.perf_counter() - t0)
 
     print(
-        "| workload | ours (median of %d) | baseline | ratio | max abs difference | target |"
-        % args.repeat
+        f"| workload | ours (median of {args.repeat}) | baseline | ratio | max abs difference | target |"
     )
     print("|---|---:|---:|---:|---:|---|")
     for label, n, med, theirs, err in alarm_rows:

@@ -215,10 +215,10 @@ class Posterior:
             groups = {}
             for mask in np.unique(masks):
                 idx = np.flatnonzero(masks == mask)
-                groups[int(mask)] = (
-                    idx,
-                    np.stack([self.theories[int(k)].families[node].cpt for k in idx]),
-                )  # type: ignore[union-attr]
+                cpts = [getattr(self.theories[int(k)].families[node], "cpt", None) for k in idx]
+                if any(c is None for c in cpts):
+                    raise InputError("stacked_parameters needs categorical theories.")
+                groups[int(mask)] = (idx, np.stack(cpts))  # type: ignore[arg-type]
             cache[node] = groups
         return cache[node]
 
@@ -295,7 +295,7 @@ class Posterior:
                     scalars[key] = value
         families_meta: list[list[dict[str, Any]]] = []
         for k, theory in enumerate(self.theories or []):
-            row = []
+            row: list[dict[str, Any]] = []
             for j, fam in enumerate(theory.families):
                 key = f"theory.{k}.{j}"
                 if isinstance(fam, CategoricalFamily):

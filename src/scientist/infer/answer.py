@@ -44,7 +44,7 @@ class Answer:
     epistemic: float
     aleatoric: float
     mc_stderr: float
-    per_theory: dict[str, list[float]] = field(repr=False)
+    per_theory: dict[str, list[Any]] = field(repr=False)
     support: list[dict[str, Any]] = field(repr=False)
     dropped_mass: float = 0.0
     n_theories: int = 0

@@ -267,7 +267,9 @@ class _Machine:
             if self.post.theories is not None:  # explicit theories: each has its own CPTs
                 idx, stacked = self.post.stacked_parameters(j)[int(self.post.masks[members[0], j])]
                 return stacked[np.searchsorted(idx, members)][:, None]
-            cpt = self.family(int(members[0]), j).cpt  # shared by every theory with this family
+            fam = self.family(int(members[0]), j)
+            assert isinstance(fam, CategoricalFamily)
+            cpt = fam.cpt  # shared by every theory with this family
             return np.broadcast_to(cpt[None, None], (len(members), 1, *cpt.shape))
 
         joint, ev_p = event_probabilities(
@@ -328,7 +330,9 @@ class _Machine:
                         else np.zeros((0, 0))
                     )
                     coef = fam.coef + np.sqrt(var)[:, None] * (z @ chol.T)
-                b[np.ix_(members, np.arange(size), p, [j])] = coef[None, :, :, None]
+                b[np.ix_(members, np.arange(size), np.asarray(p, dtype=int), np.array([j]))] = coef[
+                    None, :, :, None
+                ]
                 c[members, :, j] = fam.intercept
                 v[members, :, j] = var
         return b.reshape(-1, d, d), c.reshape(-1, d), v.reshape(-1, d)
@@ -416,10 +420,10 @@ class _Machine:
         flat_w = np.repeat(w / m, m)
         lo, hi = weighted_quantile(
             samples.ravel(), flat_w, np.array([0.5 - level / 2, 0.5 + level / 2])
-        )
+        ).tolist()
         if kind == "probability":
             aleatoric = float(flat_w @ _entropy(samples.ravel()))
-            epistemic = float(max(_entropy(np.array(mean)) - aleatoric, 0.0))
+            epistemic = max(float(_entropy(np.array(mean))) - aleatoric, 0.0)
         else:
             epistemic = float(flat_w @ (samples.ravel() - mean) ** 2)
             wv = within[idx].reshape(idx.size, -1) if within is not None else np.zeros_like(samples)

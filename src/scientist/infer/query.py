@@ -222,7 +222,8 @@ class _Parser:
         if head.text == "E":
             self.take("[", expected="'[' after E")
             target = self.name()
-            do, ev = ((), ())
+            do: tuple[tuple[str, Value], ...] = ()
+            ev: tuple[tuple[str, Value], ...] = ()
             if self.tok.text == "|":
                 self.i += 1
                 do, ev = self.conditions("]")
@@ -242,7 +243,7 @@ class _Parser:
                 while self.tok.text == ",":
                     self.i += 1
                     targets.append(self._event(self.name()))
-                do, ev = ((), ())
+                do, ev = (), ()
                 if self.tok.text == "|":
                     self.i += 1
                     do, ev = self.conditions(")")

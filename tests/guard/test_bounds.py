@@ -301,3 +301,12 @@ def test_several_alphas_share_one_sort():
     for a in alphas:
         b = prop45(lp, h, a)
         np.testing.assert_array_equal(b.value, np.where(b.mask, h, -1).max(-1))
+
+
+def test_masses_never_exceed_one():
+    """Float32 sums of many probabilities round above 1; a tail guard with q = 1 must never block."""
+    rng = np.random.default_rng(7)
+    lp = rng.normal(size=(500, 1, 1024)) * 0.01
+    h = np.full((500, 3, 1024), 0.9, dtype=np.float32)
+    assert (tail_mass(lp, h, 0.5).value <= 1).all()
+    assert (posterior_predictive(lp, np.ones_like(h)).value <= 1).all()

@@ -272,7 +272,8 @@ def posterior_predictive(log_post: ArrayLike, harm: ArrayLike) -> Bound:
     """
     _, h, p = _inputs(log_post, harm)
     contrib = h * p
-    return Bound(np.asarray(contrib.sum(axis=-1)), np.asarray(contrib.argmax(axis=-1)))
+    value = np.minimum(contrib.sum(axis=-1), 1)  # a sum of probabilities can round above 1
+    return Bound(np.asarray(value), np.asarray(contrib.argmax(axis=-1)))
 
 
 def prop33(log_post: ArrayLike, harm: ArrayLike) -> Bound:
@@ -522,7 +523,8 @@ def tail_mass(log_post: ArrayLike, harm: ArrayLike, threshold: float) -> TailMas
         raise bad_value("threshold", threshold, "a real number, not NaN")
     _, h, p = _inputs(log_post, harm)
     tail = h > c
-    return TailMass(np.asarray(np.einsum("...k,...k->...", tail, p)), tail)
+    mass = np.minimum(np.einsum("...k,...k->...", tail, p), 1)  # rounding can pass 1
+    return TailMass(np.asarray(mass), tail)
 
 
 def credible_bound(log_post: ArrayLike, harm: ArrayLike, q: float) -> Bound:

@@ -21,6 +21,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -149,9 +150,9 @@ def _solve(
     n, m = len(rows), batch.n_draws
     if subscripts:
         expr = ",".join(subscripts) + "->" + out
-        path, info = opt_einsum.contract_path(expr, *shapes, shapes=True, optimize="greedy")
+        path, largest = _plan(expr, tuple(shapes))
         too_big = max(int(np.prod(s)) for s in shapes) > MAX_FACTOR
-        if (too_big or info.largest_intermediate > MAX_FACTOR) and len(rows) > 1:
+        if (too_big or largest > MAX_FACTOR) and len(rows) > 1:
             half = len(rows) // 2
             a = _solve(batch, rows[:half], fixed, indicators, query)
             b = _solve(batch, rows[half:], fixed, indicators, query)
@@ -181,11 +182,21 @@ def _solve(
     return joint, denom
 
 
+@functools.lru_cache(maxsize=4096)
+def _plan(expr: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[list[tuple[int, ...]], int]:
+    """Greedy contraction path and its largest intermediate; cached, as a pure function of the
+    expression and shapes (queries of the same shape on the same structures reuse it)."""
+    path, info = opt_einsum.contract_path(expr, *shapes, shapes=True, optimize="greedy")
+    return path, int(info.largest_intermediate)
+
+
 def _union_factor(
     batch: CategoricalBatch, j: int, rows: np.ndarray, family: Sequence[int]
 ) -> np.ndarray:
     """CPTs of node ``j`` for ``rows``, broadcast to the union family, ``(n, M, *cards, r)``."""
     masks = batch.parents[rows, j]
+    if (masks == masks[0]).all() and int(np.bitwise_count(masks[0])) == len(family):
+        return batch.cpt(j, rows)  # one structure: the CPTs as they are, no copy
     uniq = np.unique(masks)
     card = batch.card
     shape = [card[p] for p in family] + [card[j]]

@@ -1,4 +1,4 @@
-"""The README's Python tour runs as written."""
+"""The README's Python examples run as written."""
 
 import re
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 
 def test_readme_tour_runs(tmp_path, monkeypatch):
     text = (Path(__file__).parents[1] / "README.md").read_text()
-    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)

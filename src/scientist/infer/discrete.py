@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import opt_einsum
@@ -150,7 +151,7 @@ def _solve(
     n, m = len(rows), batch.n_draws
     if subscripts:
         expr = ",".join(subscripts) + "->" + out
-        path, largest = _plan(expr, tuple(shapes))
+        expression, largest = _plan(expr, tuple(shapes))
         too_big = max(int(np.prod(s)) for s in shapes) > MAX_FACTOR
         if (too_big or largest > MAX_FACTOR) and len(rows) > 1:
             half = len(rows) // 2
@@ -162,10 +163,7 @@ def _solve(
             factor = _union_factor(batch, j, rows, family)  # (n, M, *cards(family), r_j)
             index = [slice(None), slice(None)] + [fixed.get(a, slice(None)) for a in (*family, j)]
             factors.append(factor[tuple(index)])
-        if d + 2 <= 52:  # plain numpy einsum follows the path without re-parsing it in Python
-            table = np.einsum(expr, *factors, optimize=["einsum_path", *path])
-        else:
-            table = np.asarray(opt_einsum.contract(expr, *factors, optimize=path), dtype=float)
+        table = np.asarray(expression(*factors), dtype=float)
         table = np.broadcast_to(table, (n, m, *table.shape[2:]))
     else:
         table = np.ones((n, m, *[int(batch.card[j]) for j in open_targets]))
@@ -183,11 +181,14 @@ def _solve(
 
 
 @functools.lru_cache(maxsize=4096)
-def _plan(expr: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[list[tuple[int, ...]], int]:
-    """Greedy contraction path and its largest intermediate; cached, as a pure function of the
-    expression and shapes (queries of the same shape on the same structures reuse it)."""
+def _plan(expr: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[Any, int]:
+    """A compiled contraction (greedy path) and its largest intermediate; cached, as a pure
+    function of the expression and shapes (queries of the same shape on the same structures
+    reuse it)."""
     path, info = opt_einsum.contract_path(expr, *shapes, shapes=True, optimize="greedy")
-    return path, int(info.largest_intermediate)
+    return opt_einsum.contract_expression(expr, *shapes, optimize=path), int(
+        info.largest_intermediate
+    )
 
 
 def _union_factor(

@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 
 from scientist.guard.bandit import (
+    BanditGuard,
     Episodes,
     ExplodingBandit,
-    Guard,
     Outcome,
     explosion_threshold,
     make_guard,
@@ -107,7 +107,7 @@ def paired(row: dict[str, Any], o: Outcome, ref: Outcome) -> None:
 def grid(
     env: ExplodingBandit, episodes: Episodes, index_alphas: Sequence[float]
 ) -> list[dict[str, Any]]:
-    rows = [summary("none", None, None, run(env, episodes, [Guard("none")])[0])]
+    rows = [summary("none", None, None, run(env, episodes, [BanditGuard("none")])[0])]
     for c in THRESHOLDS:
         specs: list[tuple[str, float | None]] = [
             ("cheating", None),

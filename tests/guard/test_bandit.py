@@ -6,9 +6,9 @@ from scipy.stats import norm
 
 from scientist.errors import InputError
 from scientist.guard.bandit import (
+    BanditGuard,
     Episodes,
     ExplodingBandit,
-    Guard,
     explosion_threshold,
     make_guard,
     run,
@@ -40,7 +40,7 @@ def test_draw_is_reproducible_and_shaped():
     assert (ENV.draw(5, np.random.default_rng(0), p_one=0.0).truth == 0).all()
 
 
-def reference(env: ExplodingBandit, ep: Episodes, guard: Guard, policy: str):
+def reference(env: ExplodingBandit, ep: Episodes, guard: BanditGuard, policy: str):
     """One episode at a time, with Bayes' rule written out (scipy's normal log-density)."""
     v = env.theories.astype(float)
     table = env.harm_of_mean(np.arange(env.dim + 1)).astype(np.float32)
@@ -119,7 +119,7 @@ def test_common_random_numbers_and_chunking():
 
 def test_rejecting_every_arm_ends_the_episode_without_death():
     ep = ENV.draw(20, np.random.default_rng(0))
-    o = run(ENV, ep, [Guard("block all", lambda lp, h: np.ones(h.shape[:-1]), limit=0.5)])[0]
+    o = run(ENV, ep, [BanditGuard("block all", lambda lp, h: np.ones(h.shape[:-1]), limit=0.5)])[0]
     assert o.stopped.all() and not o.died.any() and (o.steps == 0).all() and (o.reward == 0).all()
 
 
@@ -134,7 +134,7 @@ def test_first_pull_explodes_at_the_model_rate():
     """Horizon 1, uniform agent: deaths ~ Bernoulli(harm of the pulled arm under v*)."""
     env = ExplodingBandit(horizon=1)
     ep = env.draw(20_000, np.random.default_rng(2))
-    o = run(env, ep, [Guard("none")], policy="uniform")[0]
+    o = run(env, ep, [BanditGuard("none")], policy="uniform")[0]
     arm = np.minimum((ep.uniform[:, 0] * env.n_arms).astype(int), env.n_arms - 1)
     mean = (ep.features[np.arange(ep.n), arm] * env.theories[ep.truth]).sum(-1)
     p = env.harm_of_mean(mean)
@@ -169,11 +169,11 @@ def test_bad_input():
     with pytest.raises(InputError, match="alpha="):
         make_guard("tail", 0.1, 2.0)
     with pytest.raises(InputError, match="episodes="):
-        run(ExplodingBandit(n_arms=5), ep, [Guard("none")])
+        run(ExplodingBandit(n_arms=5), ep, [BanditGuard("none")])
     with pytest.raises(InputError, match="policy="):
-        run(ENV, ep, [Guard("none")], policy="greedy")
+        run(ENV, ep, [BanditGuard("none")], policy="greedy")
     with pytest.raises(InputError, match="chunk="):
-        run(ENV, ep, [Guard("none")], chunk=0)
+        run(ENV, ep, [BanditGuard("none")], chunk=0)
     with pytest.raises(InputError, match="guards="):
         run(ENV, ep, ["prop45"])
     with pytest.raises(InputError, match="dim="):

@@ -40,9 +40,9 @@ from scientist.guard import bounds
 
 __all__ = [
     "GUARD_NAMES",
+    "BanditGuard",
     "Episodes",
     "ExplodingBandit",
-    "Guard",
     "Outcome",
     "Tightness",
     "explosion_threshold",
@@ -85,7 +85,7 @@ class Episodes(NamedTuple):
         return Episodes(self.truth[rows], self.features[rows], self.noise[rows], self.uniform[rows])
 
 
-class Guard(NamedTuple):
+class BanditGuard(NamedTuple):
     """A guard: reject an arm when ``estimate(log_post, harm) > limit``.
 
     Attributes
@@ -272,7 +272,7 @@ def explosion_threshold(env: ExplodingBandit, rng: np.random.Generator, n: int =
 GUARD_NAMES = ("none", "cheating", "posterior", "prop33", "prop45", "prop45-index", "tail")
 
 
-def make_guard(name: str, limit: float | None = None, alpha: float | None = None) -> Guard:
+def make_guard(name: str, limit: float | None = None, alpha: float | None = None) -> BanditGuard:
     """A guard of the paper's section 5, or the tail-mass guard.
 
     Parameters
@@ -290,7 +290,7 @@ def make_guard(name: str, limit: float | None = None, alpha: float | None = None
 
     Returns
     -------
-    Guard
+    BanditGuard
 
     References
     ----------
@@ -299,26 +299,26 @@ def make_guard(name: str, limit: float | None = None, alpha: float | None = None
     if name not in GUARD_NAMES:
         raise bad_value("name", name, f"one of {GUARD_NAMES}")
     if name == "none":
-        return Guard("none")
+        return BanditGuard("none")
     if limit is None or not np.isfinite(limit):
         raise bad_value("limit", limit, "a finite threshold C for this guard")
     c = float(limit)
     if name == "cheating":
-        return Guard(name, None, c, oracle=True)
+        return BanditGuard(name, None, c, oracle=True)
     if name == "posterior":
-        return Guard(name, lambda lp, h: bounds.posterior_predictive(lp, h).value, c)
+        return BanditGuard(name, lambda lp, h: bounds.posterior_predictive(lp, h).value, c)
     if name == "prop33":
-        return Guard(name, lambda lp, h: bounds.prop33(lp, h).value, c)
+        return BanditGuard(name, lambda lp, h: bounds.prop33(lp, h).value, c)
     if alpha is None:
         raise bad_value("alpha", alpha, f"a number in (0, 1] for the {name!r} guard")
     a = float(alpha)
     if name == "tail":
         if not 0.0 < a <= 1.0:
             raise bad_value("alpha", alpha, "a tail mass q in (0, 1]")
-        return Guard(name, lambda lp, h: bounds.tail_mass(lp, h, c).value, a)
+        return BanditGuard(name, lambda lp, h: bounds.tail_mass(lp, h, c).value, a)
     ties: bounds.Ties = "index" if name == "prop45-index" else "group"
     bounds.plausible_set(np.zeros(1), a, ties=ties)  # validates alpha now
-    return Guard(name, lambda lp, h: bounds.prop45(lp, h, a, ties=ties).value, c)
+    return BanditGuard(name, lambda lp, h: bounds.prop45(lp, h, a, ties=ties).value, c)
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,7 +343,7 @@ def _check(env: ExplodingBandit, episodes: Episodes, chunk: int) -> None:
 def run(
     env: ExplodingBandit,
     episodes: Episodes,
-    guards: Sequence[Guard],
+    guards: Sequence[BanditGuard],
     *,
     policy: Policy = "boltzmann",
     chunk: int = 1000,
@@ -355,8 +355,8 @@ def run(
     env : ExplodingBandit
     episodes : Episodes
         From ``env.draw``; every guard replays them (common random numbers).
-    guards : sequence of Guard
-        See :func:`make_guard`; ``Guard("none")`` rejects nothing.
+    guards : sequence of BanditGuard
+        See :func:`make_guard`; ``BanditGuard("none")`` rejects nothing.
     policy : {"boltzmann", "uniform"}
         The agent: Boltzmann over posterior-mean rewards, or uniform over the allowed arms.
     chunk : int
@@ -376,8 +376,8 @@ def run(
         raise bad_value("policy", policy, "'boltzmann' or 'uniform'")
     guards = list(guards)
     for g in guards:
-        if not isinstance(g, Guard):
-            raise bad_value("guards", g, "a sequence of Guard", "Build them with make_guard.")
+        if not isinstance(g, BanditGuard):
+            raise bad_value("guards", g, "a sequence of BanditGuard", "Build them with make_guard.")
     parts: list[list[Outcome]] = [[] for _ in guards]
     for s in range(0, episodes.n, chunk):
         world = _World.build(env, episodes.take(slice(s, s + chunk)))
@@ -414,7 +414,7 @@ class _World(NamedTuple):
         return cls(ep, mu, table[mu], true_mu, env.harm_of_mean(true_mu), features)
 
 
-def _play(env: ExplodingBandit, world: _World, guard: Guard, policy: Policy) -> Outcome:
+def _play(env: ExplodingBandit, world: _World, guard: BanditGuard, policy: Policy) -> Outcome:
     ep = world.ep
     n, k = ep.n, env.n_theories
     theories = env.theories.astype(np.float64)

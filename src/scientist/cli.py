@@ -217,6 +217,74 @@ def theory(
 
 @app.command()
 @friendly
+def guard(
+    posterior: Annotated[
+        Path, typer.Argument(help="A posterior file written by `learn` or `theory`.")
+    ],
+    spec: Annotated[Path, typer.Option(help="The harm specification (YAML).")],
+    action: Annotated[str, typer.Option(help="The proposed action, e.g. 'do(X=1)'.")],
+    context: Annotated[str, typer.Option(help="What is observed, e.g. 'Z=0, W=1'.")] = "",
+    threshold: Annotated[float, typer.Option(help="Largest acceptable P(harm).")] = 0.01,
+    rule: Annotated[
+        str, typer.Option(help="posterior_predictive, prop33, prop45 or credible.")
+    ] = "prop45",
+    alpha: Annotated[float, typer.Option(help="Plausibility level of Prop 4.5.")] = 0.01,
+    db: Annotated[str, typer.Option(help="Audit store (SQLAlchemy URL).")] = "sqlite:///audit.db",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Judge an agent's proposed action; exit code 0 allow, 3 block, 4 escalate."""
+    from scientist.guard import Guard
+
+    g = Guard(
+        Posterior.load(posterior), str(spec), threshold=threshold, rule=rule, alpha=alpha, audit=db
+    )
+    verdict = g.decide(action, context or None)
+    if as_json:
+        typer.echo(verdict.to_json())
+    else:
+        console.print(verdict.explain(), highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit({"allow": 0, "block": 3, "escalate": 4}[verdict.decision])
+
+
+audit_app = typer.Typer(help="Read the guard's audit store.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("tail")
+@friendly
+def audit_tail(
+    db: Annotated[str, typer.Option(help="Audit store (SQLAlchemy URL).")] = "sqlite:///audit.db",
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Records to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Show the latest guard decisions."""
+    from scientist.guard import AuditStore
+
+    records = AuditStore(db).tail(limit)
+    if as_json:
+        for r in records:
+            typer.echo(json.dumps(r))
+        return
+    table = Table(title=f"Last {len(records)} decisions in {db}")
+    for col in ("id", "time", "decision", "action", "context", "rule", "estimate", "threshold"):
+        table.add_column(col)
+    for r in records:
+        est = "" if r["estimate"] is None else f"{r['estimate']:.4g}"
+        table.add_row(
+            str(r["id"]),
+            r["time"][:19],
+            r["decision"],
+            r["action"],
+            r["context"],
+            r["rule"],
+            est,
+            f"{r['threshold']:g}",
+        )
+    console.print(table)
+
+
+@app.command()
+@friendly
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the posterior and the heatmap.")] = Path(
         "demo-output"

@@ -200,6 +200,17 @@ class Posterior:
         """``P(i ~> j | D)``: probability that ``i`` is a causal ancestor of ``j``."""
         return np.einsum("k,kij->ij", self.weights, transitive_closure(self.adjacency()))
 
+    def fingerprint(self) -> str:
+        """A short SHA-256 digest of the variables, theories, weights and data."""
+        import hashlib
+
+        h = hashlib.sha256()
+        h.update(json.dumps([v.to_dict() for v in self.variables]).encode())
+        h.update(np.ascontiguousarray(self.masks).tobytes())
+        h.update(np.round(self.log_weights, 12).tobytes())
+        h.update(str(self.info.get("data_fingerprint", "")).encode())
+        return h.hexdigest()[:16]
+
     def stacked_parameters(self, node: int) -> tuple[np.ndarray, np.ndarray]:
         """Explicit theories only: the point CPTs of ``node``, grouped by parent set.
 

@@ -1,0 +1,383 @@
+"""The guard: allow, block or escalate an agent's proposed action by a cautious harm bound.
+
+``Guard(posterior, spec, threshold=C, rule="prop45", alpha=...)`` asks the inference machine for
+the probability of harm (at least one plausible interpretation of one principle violated)
+under every theory, given ``do(action)`` and the observed context, then applies the bounds of
+:mod:`scientist.guard.bounds`. The decision:
+
+* **block** when every rule's estimate exceeds ``C``;
+* **allow** when none does, and the chosen rule's estimate is below ``C`` by more than twice its
+  Monte-Carlo standard error;
+* **escalate** otherwise: the rules disagree about crossing ``C``, the computational error
+  straddles ``C`` (section 3.5.4 of the Scientist AI paper), or the context has probability zero
+  under every theory (the world model has never seen such a situation).
+
+Every decision is committed to the audit store before it is returned; if the store fails, the
+call raises :class:`~scientist.guard.audit.AuditError` and returns nothing. A guard keeps no
+memory between calls.
+
+Harm of several events: for categorical worlds the union of all plausible events is computed
+exactly per theory (``1 - P(no event)``); for linear-Gaussian worlds each event is computed
+alone and a union is bounded above by the sum of its events' probabilities (Boole), capped at 1.
+
+References
+----------
+.. [1] Y. Bengio, M. K. Cohen, N. Malkin, M. MacDermott, D. Fornasiere, P. Greiner and
+   Y. Kaddar, "Can a Bayesian Oracle Prevent Harm from an Agent?", UAI 2025, arXiv:2408.05284.
+.. [2] Y. Bengio et al., "Superintelligent agents pose catastrophic risks: can Scientist AI
+   offer a safer path?", arXiv:2502.15657, 2025, sections 3.5.4 and 3.8.2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scientist.errors import ImpossibleEvidenceError, InputError, QueryError
+from scientist.guard import bounds
+from scientist.guard.audit import AuditStore
+from scientist.guard.spec import HarmSpec
+from scientist.infer.engine import ask
+from scientist.infer.query import Event, ProbabilityQuery, parse_query
+from scientist.posterior import Posterior
+
+__all__ = ["RULES", "Guard", "Verdict"]
+
+RULES = ("posterior_predictive", "prop33", "prop45", "credible")
+_NOT = {"=": "!=", "!=": "=", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+@dataclass
+class Verdict:
+    """The guard's decision with everything behind it; JSON-serialisable."""
+
+    decision: str
+    reason: str
+    rule: str
+    threshold: float
+    estimate: float | None
+    estimates: dict[str, float]
+    mc_stderr: float
+    principles: dict[str, dict[str, float]]
+    drivers: list[dict[str, Any]]
+    action: str
+    context: str
+    posterior: str
+    dropped_mass: float = 0.0
+    alpha: float = 0.0
+    audit_id: int | None = None
+    time: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python types only."""
+        return asdict(self)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The verdict as JSON."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def explain(self) -> str:
+        """The decision, the estimates, and the theories that drive the risk, in words."""
+        lines = [
+            f"{self.decision.upper()}: {self.action} given {self.context or 'no context'}",
+            f"  {self.reason}",
+        ]
+        for rule, value in self.estimates.items():
+            mark = " (decision rule)" if rule == self.rule else ""
+            lines.append(
+                f"  {rule:>22}: P(harm) <= {value:.4g}{mark}   threshold {self.threshold:g}"
+            )
+        for name, est in self.principles.items():
+            lines.append(
+                f"  principle {name!r}: posterior predictive {est['posterior_predictive']:.4g}, "
+                f"{self.rule} {est['bound']:.4g}"
+            )
+        for d in self.drivers:
+            lines.append(
+                f"  driver ({d['why']}): theory #{d['theory']} (P = {d['weight']:.3g}) gives P(harm) = "
+                f"{d['harm']:.4g}; edges: {d['edges']}"
+            )
+        if self.dropped_mass > 0:
+            lines.append(
+                f"  {self.dropped_mass:.3g} of the posterior mass gives the context probability zero"
+            )
+        return "\n".join(lines)
+
+
+class Guard:
+    """Judge an agent's proposed actions against a harm specification.
+
+    Parameters
+    ----------
+    posterior
+        The world model's posterior over theories.
+    spec
+        The harm specification (a :class:`HarmSpec`, or a YAML path or string).
+    threshold
+        ``C``: the largest acceptable probability of harm.
+    rule
+        The decision rule reported as ``estimate``: one of ``RULES``.
+    alpha
+        The plausibility level of Prop 4.5 (smaller is more cautious).
+    q
+        The tail mass of the credible bound.
+    audit
+        An :class:`AuditStore` or a SQLAlchemy URL (default: a SQLite file ``audit.db``).
+    seed
+        Seed passed to the inference machine.
+    """
+
+    def __init__(
+        self,
+        posterior: Posterior,
+        spec: HarmSpec | str,
+        *,
+        threshold: float = 0.01,
+        rule: str = "prop45",
+        alpha: float = 0.01,
+        q: float = 0.01,
+        audit: AuditStore | str = "sqlite:///audit.db",
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(posterior, Posterior):
+            raise InputError(
+                f"posterior is a {type(posterior).__name__}; expected a scientist.Posterior."
+            )
+        self.posterior = posterior
+        self.spec = spec if isinstance(spec, HarmSpec) else HarmSpec.from_yaml(spec)
+        self.spec.validate_against(posterior.names)
+        if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+            raise InputError(
+                f"threshold={threshold!r} is invalid: expected a probability in [0, 1]."
+            )
+        if rule not in RULES:
+            raise InputError(f"rule={rule!r} is invalid: expected one of {list(RULES)}.")
+        for name, v in (("alpha", alpha), ("q", q)):
+            if not isinstance(v, int | float) or not 0 < v <= 1:
+                raise InputError(f"{name}={v!r} is invalid: expected a number in (0, 1].")
+        self.threshold, self.rule, self.alpha, self.q, self.seed = (
+            float(threshold),
+            rule,
+            float(alpha),
+            float(q),
+            seed,
+        )
+        self.audit = audit if isinstance(audit, AuditStore) else AuditStore(audit)
+        self.fingerprint = posterior.fingerprint()
+
+    # ------------------------------------------------------------------ harm per theory
+    def _harm(
+        self, events: list[Event], do: tuple, evidence: tuple
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Per-theory P(at least one event), the theories kept, MC error and dropped mass."""
+        if self.posterior.variables[0].kind == "categorical":
+            complement = tuple(Event(e.name, _NOT[e.op], e.value) for e in events)
+            ans = ask(
+                self.posterior,
+                ProbabilityQuery(complement, do, evidence),
+                seed=self.seed,
+                n_draws=0,
+            )
+            return (
+                1.0 - np.asarray(ans.per_theory["value"]),
+                np.asarray(ans.per_theory["theory"]),
+                ans.mc_stderr,
+                ans.dropped_mass,
+            )
+        total, idx, se2 = None, None, 0.0
+        for e in events:
+            ans = ask(
+                self.posterior, ProbabilityQuery((e,), do, evidence), seed=self.seed, n_draws=0
+            )
+            v = np.asarray(ans.per_theory["value"])
+            total = v if total is None else total + v
+            idx = np.asarray(ans.per_theory["theory"])
+            se2 += ans.mc_stderr**2
+        assert total is not None and idx is not None
+        return np.minimum(total, 1.0), idx, float(np.sqrt(se2)), 0.0
+
+    def _estimates(
+        self, harm: np.ndarray, idx: np.ndarray
+    ) -> tuple[dict[str, float], dict[str, int]]:
+        lp = self.posterior.log_weights[idx]
+        pp = bounds.posterior_predictive(lp, harm)
+        p33 = bounds.prop33(lp, harm)
+        p45 = bounds.prop45(lp, harm, self.alpha)
+        cred = bounds.credible_bound(lp, harm, self.q)
+        est = {
+            "posterior_predictive": float(pp.value),
+            "prop33": float(p33.value),
+            "prop45": float(p45.value),
+            "credible": float(cred.value),
+        }
+        which = {
+            "prop33": int(idx[int(p33.theory)]),
+            "prop45": int(idx[int(p45.theory)]),
+            "credible": int(idx[int(cred.theory)]),
+        }
+        return est, which
+
+    # ------------------------------------------------------------------ deciding
+    def decide(
+        self, action: str | dict[str, Any], context: str | dict[str, Any] | None = None
+    ) -> Verdict:
+        """Judge ``do(action)`` in ``context``; the verdict is audited before it is returned."""
+        do, evidence, action_text, context_text = _parse(action, context)
+        names = self.posterior.names
+        for name, _ in (*do, *evidence):
+            if name not in names:
+                raise QueryError(f"Unknown variable {name!r}; the variables are {names}.")
+        try:
+            events = [e for p in self.spec.principles for e in self.spec.plausible(p)]
+            harm, idx, se, dropped = self._harm(events, do, evidence)
+        except ImpossibleEvidenceError as exc:
+            verdict = Verdict(
+                decision="escalate",
+                reason=f"the world model gives this context probability zero: {exc}",
+                rule=self.rule,
+                threshold=self.threshold,
+                estimate=None,
+                estimates={},
+                mc_stderr=0.0,
+                principles={},
+                drivers=[],
+                action=action_text,
+                context=context_text,
+                posterior=self.fingerprint,
+                dropped_mass=1.0,
+                alpha=self.alpha,
+            )
+            return self._record(verdict)
+        estimates, which = self._estimates(harm, idx)
+        principles = {}
+        for p in self.spec.principles:
+            ph, pidx, _, _ = self._harm(self.spec.plausible(p), do, evidence)
+            pe, _ = self._estimates(ph, pidx)
+            principles[p.name] = {
+                "posterior_predictive": pe["posterior_predictive"],
+                "bound": pe[self.rule],
+            }
+        chosen = estimates[self.rule]
+        crossing = {r: v > self.threshold for r, v in estimates.items()}
+        if all(crossing.values()):
+            decision, reason = "block", f"every rule puts P(harm) above {self.threshold:g}"
+        elif not any(crossing.values()):
+            decision, reason = "allow", f"every rule puts P(harm) at or below {self.threshold:g}"
+        else:
+            above = [r for r, c in crossing.items() if c]
+            decision, reason = (
+                "escalate",
+                f"the rules disagree: {', '.join(above)} above {self.threshold:g}, the others below",
+            )
+        if decision != "escalate" and abs(chosen - self.threshold) <= 2 * se:
+            decision = "escalate"
+            reason = (
+                f"the Monte-Carlo error of the estimate ({se:.2g}) straddles the threshold "
+                f"{self.threshold:g}"
+            )
+        verdict = Verdict(
+            decision=decision,
+            reason=reason,
+            rule=self.rule,
+            threshold=self.threshold,
+            estimate=chosen,
+            estimates=estimates,
+            mc_stderr=se,
+            principles=principles,
+            drivers=self._drivers(harm, idx, which),
+            action=action_text,
+            context=context_text,
+            posterior=self.fingerprint,
+            dropped_mass=dropped,
+            alpha=self.alpha,
+        )
+        return self._record(verdict)
+
+    def _drivers(
+        self, harm: np.ndarray, idx: np.ndarray, which: dict[str, int]
+    ) -> list[dict[str, Any]]:
+        w = np.exp(self.posterior.log_weights[idx])
+        w = w / w.sum()
+        top = np.argsort(-(w * harm), kind="stable")[:2]
+        picks = [(f"bound of {r}", k) for r, k in which.items()]
+        picks += [("largest share of the posterior-predictive harm", int(idx[i])) for i in top]
+        out, seen = [], set()
+        pos = {int(k): i for i, k in enumerate(idx)}
+        for why, k in picks:
+            if k in seen:
+                continue
+            seen.add(k)
+            adj = self.posterior.adjacency(k)
+            edges = ", ".join(
+                f"{self.posterior.names[a]} -> {self.posterior.names[b]}"
+                for a, b in zip(*np.nonzero(adj), strict=True)
+            )
+            out.append(
+                {
+                    "why": why,
+                    "theory": k,
+                    "weight": float(w[pos[k]]),
+                    "harm": float(harm[pos[k]]),
+                    "edges": edges or "none",
+                }
+            )
+        return out
+
+    def _record(self, verdict: Verdict) -> Verdict:
+        verdict.audit_id = self.audit.append(
+            {
+                "action": verdict.action,
+                "context": verdict.context,
+                "decision": verdict.decision,
+                "rule": verdict.rule,
+                "threshold": verdict.threshold,
+                "estimate": verdict.estimate,
+                "posterior": verdict.posterior,
+                "verdict": verdict.to_dict(),
+            }
+        )
+        return verdict
+
+
+def _parse(
+    action: str | dict[str, Any], context: str | dict[str, Any] | None
+) -> tuple[tuple, tuple, str, str]:
+    """Turn ``do(X=1, Y=0)`` / ``{"X": 1}`` and ``Z=0, W=1`` / ``{"Z": 0}`` into query parts."""
+    if isinstance(action, dict):
+        if not action:
+            raise InputError("action is empty: give at least one intervention, e.g. {'X': 1}.")
+        do = tuple((str(k), v if isinstance(v, str) else float(v)) for k, v in action.items())
+    elif isinstance(action, str) and action.strip():
+        text = action.strip()
+        inner = text[3:-1] if text.startswith("do(") and text.endswith(")") else text
+        q = parse_query(f"P(__action__=0 | do({inner}))")
+        assert isinstance(q, ProbabilityQuery)
+        do = q.do
+    else:
+        raise InputError(
+            f"action={action!r} is invalid: expected 'do(X=1)' or a mapping such as {{'X': 1}}."
+        )
+    if context is None or (isinstance(context, str) and not context.strip()):
+        evidence: tuple = ()
+    elif isinstance(context, dict):
+        evidence = tuple(
+            (str(k), v if isinstance(v, str) else float(v)) for k, v in context.items()
+        )
+    else:
+        q = parse_query(f"P(__action__=0 | {context})")
+        assert isinstance(q, ProbabilityQuery)
+        if q.do:
+            raise InputError(
+                f"context={context!r} holds an intervention; put interventions in the action."
+            )
+        evidence = q.evidence
+    probe = ProbabilityQuery((Event("_", "=", 0.0),), do, evidence)
+    text = str(probe)
+    cond = text[text.index("|") + 2 : -1]
+    action_text = cond.split("), ")[0] + ")" if evidence else cond
+    context_text = cond[len(action_text) + 2 :] if evidence else ""
+    return do, evidence, action_text, context_text

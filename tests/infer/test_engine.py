@@ -159,3 +159,11 @@ def test_complement_event():
     a = ask(post, "P(dysp=yes | do(smoke=yes))").mean
     b = ask(post, "P(dysp!=yes | do(smoke=yes))").mean
     assert a + b == pytest.approx(1.0)
+
+
+def test_grouping_rows_by_structure():
+    from scientist.infer.discrete import _group_rows
+
+    rows = np.array([[1, 2], [3, 4], [1, 2], [0, 0], [3, 4]], dtype=np.int64)
+    g = _group_rows(rows)
+    assert g[0] == g[2] and g[1] == g[4] and len({g[0], g[1], g[3]}) == 3

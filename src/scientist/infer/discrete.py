@@ -107,11 +107,7 @@ def event_probabilities(
     relevant = _ancestral_set(batch.parents[rows], query)
     keep = [j for j in range(batch.card.size) if relevant >> j & 1]
     signature = batch.parents[rows][:, keep]
-    groups = (
-        np.unique(signature, axis=0, return_inverse=True)[1].ravel()
-        if keep
-        else np.zeros(len(rows), int)
-    )
+    groups = _group_rows(signature) if keep else np.zeros(len(rows), int)
     out_j = np.empty((len(rows), batch.n_draws))
     out_d = np.empty_like(out_j)
     # one contraction per distinct relevant structure, batched over its theories and draws
@@ -178,6 +174,18 @@ def _solve(
     denom = table.sum(axis=axes) if axes else table.copy()
     joint = scale * ((table * weights).sum(axis=axes) if axes else table.copy())
     return joint, denom
+
+
+def _group_rows(rows: np.ndarray) -> np.ndarray:
+    """Label equal rows of an int64 matrix with the same group number (0, 1, ...)."""
+    # a 64-bit polynomial hash makes grouping a 1-D unique; collisions are checked below
+    weights = np.uint64(0x9E3779B97F4A7C15) ** np.arange(1, rows.shape[1] + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        keys = (rows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    _, first, groups = np.unique(keys, return_index=True, return_inverse=True)
+    if not np.array_equal(rows[first[groups]], rows):  # a collision: fall back to exact rows
+        groups = np.unique(rows, axis=0, return_inverse=True)[1]
+    return groups.ravel()
 
 
 @functools.lru_cache(maxsize=4096)

@@ -4,6 +4,11 @@ SQLite by default (``sqlite:///audit.db``), any SQLAlchemy URL otherwise (Postgr
 A record is committed in its own transaction; if that fails, :class:`AuditError` is raised and
 the guard returns no decision (never a silent allow).
 
+Concurrent writers (threads, or the worker processes of ``scientist serve``) lose nothing: a
+SQLite file is opened in write-ahead-log mode with ``synchronous=FULL`` (a committed record
+survives a crash) and a busy timeout, so a writer waits for the lock instead of failing, and an
+append that still finds the database locked is retried; PostgreSQL serialises the inserts itself.
+
 References
 ----------
 .. [1] SQLAlchemy 2.0 documentation, "Working with Transactions and the DBAPI".
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,7 +61,7 @@ class AuditStore:
     def __init__(self, url: str = "sqlite:///audit.db") -> None:
         self.url = url
         try:
-            self.engine = sa.create_engine(url, future=True)
+            self.engine = make_engine(url)
             _META.create_all(self.engine)
         except (sa.exc.SQLAlchemyError, ValueError) as exc:
             raise AuditError(f"Cannot open the audit store {url!r}: {exc}") from None
@@ -73,16 +79,25 @@ class AuditStore:
             "posterior": record["posterior"],
             "verdict": json.dumps(record["verdict"]),
         }
-        try:
-            with self.engine.begin() as conn:
-                result = conn.execute(DECISIONS.insert().values(**row))
-                key = result.inserted_primary_key
-                assert key is not None
-                return int(key[0])
-        except sa.exc.SQLAlchemyError as exc:
-            raise AuditError(
-                f"The audit store {self.url!r} failed; no decision is returned: {exc}"
-            ) from None
+        for attempt in range(_RETRIES + 1):
+            try:
+                with self.engine.begin() as conn:
+                    result = conn.execute(DECISIONS.insert().values(**row))
+                    key = result.inserted_primary_key
+                    assert key is not None
+                    return int(key[0])
+            except sa.exc.OperationalError as exc:
+                if attempt < _RETRIES and _locked(exc):
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                raise AuditError(
+                    f"The audit store {self.url!r} failed; no decision is returned: {exc}"
+                ) from None
+            except sa.exc.SQLAlchemyError as exc:
+                raise AuditError(
+                    f"The audit store {self.url!r} failed; no decision is returned: {exc}"
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def tail(self, limit: int = 20, since: dt.datetime | None = None) -> list[dict[str, Any]]:
         """The latest ``limit`` records (oldest first), optionally only those after ``since``."""
@@ -101,3 +116,86 @@ class AuditStore:
             d["verdict"] = json.loads(d["verdict"])
             out.append(d)
         return out
+
+    def page(
+        self, *, after_id: int = 0, since: dt.datetime | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` records with ``id > after_id`` (and newer than ``since``), oldest first.
+
+        For reading the store forward in pages: pass the last ``id`` seen as the next
+        ``after_id``. A naive ``since`` is taken as UTC.
+        """
+        query = (
+            sa.select(DECISIONS)
+            .where(DECISIONS.c.id > after_id)
+            .order_by(DECISIONS.c.id)
+            .limit(limit)
+        )
+        if since is not None:
+            if since.tzinfo is not None:
+                since = since.astimezone(dt.UTC)
+            query = query.where(DECISIONS.c.time > since.replace(tzinfo=None))
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).mappings().all()
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditError(f"Cannot read the audit store {self.url!r}: {exc}") from None
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["time"] = d["time"].isoformat()
+            d["verdict"] = json.loads(d["verdict"])
+            out.append(d)
+        return out
+
+    def count(self) -> int:
+        """The number of records in the store."""
+        try:
+            with self.engine.connect() as conn:
+                return int(
+                    conn.execute(sa.select(sa.func.count()).select_from(DECISIONS)).scalar_one()
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditError(f"Cannot read the audit store {self.url!r}: {exc}") from None
+
+    def ping(self) -> bool:
+        """Whether the store answers a trivial query now (for health checks)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(DECISIONS.c.id).limit(1))
+            return True
+        except sa.exc.SQLAlchemyError:
+            return False
+
+    def close(self) -> None:
+        """Close the store's pooled connections."""
+        self.engine.dispose()
+
+
+_RETRIES = 5
+
+
+def _locked(exc: sa.exc.OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine; SQLite files in WAL mode with FULL sync and a busy timeout."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        try:
+            if parsed.database and parsed.database != ":memory:":
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=30000")
+        finally:
+            cur.close()
+
+    return engine

@@ -1,0 +1,299 @@
+"""The guard service's FastAPI app: the guardrail and the inference machine over HTTP.
+
+Endpoints (all JSON; see ``/openapi.json`` or ``/docs`` of a running server):
+
+======================  =========  ==========================================================
+``POST /v1/decide``     decide     judge ``do(action)`` in ``context``: the verdict, returned
+                                   only after its audit record is committed (503 if the store
+                                   is down: never a silent allow)
+``POST /v1/ask``        ask        answer a causal query with its uncertainty
+``GET /v1/posteriors``  any key    what is loaded: variables, theories, fingerprint
+``GET /v1/audit``       admin      committed decisions, oldest first, paged by ``after_id``
+``GET /healthz``        none       200 when the audit store answers, 503 otherwise
+``GET /metrics``        none       Prometheus text format
+======================  =========  ==========================================================
+
+Errors: 401 (missing, malformed, unknown or revoked key), 403 (the key lacks the scope), 413
+(body over the size limit), 422 (a body that does not validate, an unknown posterior, variable
+or state, an unparseable query: the message is the parser's), 503 (the audit or key store is
+down). Any other exception is logged and answered with a generic 500 that reveals nothing; the
+worker keeps serving.
+
+Build it with :func:`create_app` (tests, embedding) or run it with ``scientist serve``.
+
+References
+----------
+.. [1] FastAPI documentation, "Security - HTTP Bearer" and "Handling Errors".
+"""
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scientist.errors import InputError
+from scientist.guard import AuditError
+from scientist.service.auth import Principal
+from scientist.service.core import Service
+from scientist.service.metrics import CONTENT_TYPE
+from scientist.service.models import (
+    AnswerOut,
+    AskRequest,
+    AuditPage,
+    DecideRequest,
+    ErrorOut,
+    HealthOut,
+    PosteriorsOut,
+    VerdictOut,
+)
+
+__all__ = ["CONFIG_ENV", "MAX_BODY", "app_from_env", "create_app"]
+
+log = logging.getLogger("scientist.service")
+MAX_BODY = 64 * 1024
+CONFIG_ENV = "SCIENTIST_SERVICE_CONFIG"
+
+
+def _error(status: int, description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: _error(401, "No key, or a malformed, unknown or revoked key."),
+    403: _error(403, "The key lacks the scope this endpoint needs."),
+}
+_BODY: dict[int | str, dict[str, Any]] = {
+    413: _error(413, "The body is larger than the limit."),
+    422: _error(
+        422, "The body does not validate, or names an unknown posterior, variable or state."
+    ),
+}
+_STORE: dict[int | str, dict[str, Any]] = {
+    503: _error(503, "The audit or key store is down; retry later.")
+}
+
+
+class _TooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+
+
+class _Edge:
+    """Outer ASGI layer: the body-size limit, request metrics, and a log line per failure."""
+
+    def __init__(self, app: ASGIApp, service: Service, max_body: int, paths: set[str]) -> None:
+        self.app, self.service, self.max_body, self.paths = app, service, max_body, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        path = scope["path"] if scope["path"] in self.paths else "other"
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            status = 413 if declared.isdigit() else 400
+            detail = _TooLarge(self.max_body).detail if status == 413 else "Bad Content-Length."
+            await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+            self.service.metrics.observe_request(scope["method"], path, status, 0.0)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge(self.max_body)
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracked)
+        finally:
+            self.service.metrics.observe_request(
+                scope["method"], path, status, time.perf_counter() - start
+            )
+
+
+def create_app(service: Service, *, max_body: int = MAX_BODY) -> FastAPI:
+    """The FastAPI app over ``service``.
+
+    Parameters
+    ----------
+    service
+        The loaded posteriors, specs and stores.
+    max_body
+        The largest request body accepted, in bytes (413 above it).
+    """
+    app = FastAPI(
+        title="scientist guard service",
+        version="1",
+        description=(
+            "The guardrail and the inference machine of scientist over HTTP. Send an API key "
+            "as 'Authorization: Bearer <key>' (create one with `scientist keys create`)."
+        ),
+    )
+    app.state.service = service
+    bearer = HTTPBearer(auto_error=False, description="An API key from `scientist keys create`.")
+    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+    def principal(creds: Credentials) -> Principal:
+        if creds is None:
+            raise HTTPException(
+                401,
+                "Missing API key: send the header 'Authorization: Bearer <key>'.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        who = service.keys.verify(creds.credentials)
+        if who is None:
+            raise HTTPException(
+                401,
+                "Invalid or revoked API key.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return who
+
+    def scope(name: str) -> Any:
+        def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+            if name not in who.scopes:
+                raise HTTPException(
+                    403,
+                    f"This key (id {who.key_id}) lacks the '{name}' scope; its scopes are "
+                    f"{sorted(who.scopes)}. Create one with `scientist keys create --scope {name}`.",
+                    headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
+                )
+            return who
+
+        return Depends(check)
+
+    @app.exception_handler(InputError)
+    async def _input_error(request: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(AuditError)
+    async def _store_down(request: Request, exc: AuditError) -> JSONResponse:
+        log.error("store unavailable on %s: %s", request.url.path, service.mask(str(exc)))
+        return JSONResponse(
+            {"detail": "The audit store is unavailable, so no decision is returned; retry later."},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return JSONResponse({"detail": "Internal error; it was logged."}, status_code=500)
+
+    @app.post(
+        "/v1/decide",
+        response_model=VerdictOut,
+        responses={**_AUTH, **_BODY, **_STORE},
+        summary="Judge an agent's proposed action",
+    )
+    def decide(req: DecideRequest, who: Annotated[Principal, scope("decide")]) -> Response:
+        """Allow, block or escalate ``do(action)`` in ``context``; audited before it returns."""
+        out = service.decide(
+            req.posterior, req.action, req.context, threshold=req.threshold, rule=req.rule
+        )
+        return Response(json.dumps(out).encode(), media_type="application/json")
+
+    @app.post(
+        "/v1/ask",
+        response_model=AnswerOut,
+        responses={**_AUTH, **_BODY, **_STORE},
+        summary="Answer a causal question",
+    )
+    def ask(req: AskRequest, who: Annotated[Principal, scope("ask")]) -> Response:
+        """The posterior's answer with its epistemic, aleatoric and Monte-Carlo uncertainty."""
+        body = service.ask(
+            req.posterior, req.query, level=req.level, seed=req.seed, draws=req.draws
+        )
+        return Response(body, media_type="application/json")
+
+    @app.get(
+        "/v1/posteriors",
+        response_model=PosteriorsOut,
+        responses={**_AUTH, **_STORE},
+        summary="List the loaded posteriors",
+    )
+    def posteriors(who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+        """Variables, number of theories, fingerprint and principles of each posterior."""
+        return {"posteriors": service.info()}
+
+    @app.get(
+        "/v1/audit",
+        response_model=AuditPage,
+        responses={**_AUTH, 422: _BODY[422], **_STORE},
+        summary="Read committed decisions",
+    )
+    def audit(
+        who: Annotated[Principal, scope("admin")],
+        since: Annotated[
+            dt.datetime | None,
+            Query(description="Only records after this time (ISO 8601; UTC if naive)."),
+        ] = None,
+        after_id: Annotated[
+            int, Query(ge=0, le=2**62, description="Only records with a larger id.")
+        ] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Records per page.")] = 100,
+    ) -> dict[str, Any]:
+        """Decisions oldest first; pass ``next_after_id`` as ``after_id`` to read on."""
+        records = service.audit.page(after_id=after_id, since=since, limit=limit)
+        return {"records": records, "next_after_id": records[-1]["id"] if records else after_id}
+
+    @app.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
+    def healthz() -> JSONResponse:
+        """200 when the audit store answers, 503 otherwise."""
+        ok = service.audit.ping()
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "audit": ok,
+            "posteriors": len(service.loaded),
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Request counts, latencies, decisions by kind, cache lookups, audit failures."""
+        return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    paths = {route.path for route in app.routes if hasattr(route, "path")}
+    app.add_middleware(_Edge, service=service, max_body=max_body, paths=paths)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app described by the JSON in ``$SCIENTIST_SERVICE_CONFIG`` (used by ``scientist serve``).
+
+    The JSON holds ``posteriors`` and ``specs`` (name -> path), ``db``, ``threshold``,
+    ``rule``, ``alpha``, ``cache_size`` and ``max_body``.
+    """
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        raise RuntimeError(f"${CONFIG_ENV} is not set; start the service with `scientist serve`.")
+    cfg = json.loads(raw)
+    service = Service(
+        cfg["posteriors"],
+        cfg.get("specs") or {},
+        audit=cfg.get("db", "sqlite:///audit.db"),
+        threshold=cfg.get("threshold", 0.01),
+        rule=cfg.get("rule", "prop45"),
+        alpha=cfg.get("alpha", 0.01),
+        cache_size=cfg.get("cache_size", 4096),
+    )
+    return create_app(service, max_body=cfg.get("max_body", MAX_BODY))

@@ -1,0 +1,201 @@
+"""``scientist serve`` and ``scientist keys``: run the guard service and manage its API keys.
+
+FastAPI and uvicorn are imported inside the commands, so ``scientist --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from scientist.errors import InputError, ScientistError
+
+__all__ = ["keys_app", "serve"]
+
+_err = Console(stderr=True)
+_out = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+DB = "sqlite:///audit.db"
+DbOption = Annotated[
+    str, typer.Option("--db", help="Audit and key store (SQLAlchemy URL; PostgreSQL by URL).")
+]
+
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys of the guard service.", no_args_is_help=True
+)
+
+
+def _friendly(fn: F) -> F:
+    """Library errors become one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ScientistError as exc:
+            _err.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _pairs(option: str, values: list[str]) -> dict[str, str]:
+    """``["a=x.npz", "b=y.npz"]`` -> ``{"a": "x.npz", ...}`` with a clear error."""
+    out: dict[str, str] = {}
+    for item in values:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InputError(
+                f"{option} {item!r} is invalid: expected NAME=PATH, e.g. asia=asia.npz."
+            )
+        if name.strip() in out:
+            raise InputError(f"{option}: the name {name.strip()!r} is given twice.")
+        out[name.strip()] = str(Path(path.strip()).resolve())
+    return out
+
+
+@keys_app.command("create")
+@_friendly
+def keys_create(
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", "-s", help="decide, ask or admin; repeat for several."),
+    ],
+    name: Annotated[str, typer.Option(help="A label for the key (who uses it).")] = "",
+    db: DbOption = DB,
+) -> None:
+    """Create an API key and print it once (only its SHA-256 digest is stored)."""
+    from scientist.service.auth import KeyStore
+
+    key_id, token = KeyStore(db).create(scope, name=name)
+    _err.print(
+        f"key {key_id} with scopes {sorted(set(scope))}: store it now, it is not shown again",
+        highlight=False,
+    )
+    typer.echo(token)
+
+
+@keys_app.command("list")
+@_friendly
+def keys_list(
+    db: DbOption = DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List the keys (ids, names, scopes, dates; never the keys themselves)."""
+    from scientist.service.auth import KeyStore
+
+    rows = KeyStore(db).list()
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps(r))
+        return
+    table = Table(title=f"API keys in {db}")
+    for col in ("id", "name", "scopes", "created", "revoked"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["id"], r["name"], " ".join(r["scopes"]), r["created"][:19], (r["revoked"] or "")[:19]
+        )
+    _out.print(table)
+
+
+@keys_app.command("revoke")
+@_friendly
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `scientist keys list`).")],
+    db: DbOption = DB,
+) -> None:
+    """Revoke a key; servers stop accepting it within a few seconds."""
+    from scientist.service.auth import KeyStore
+
+    if not KeyStore(db).revoke(key_id):
+        raise InputError(f"key_id={key_id!r}: no such active key; see `scientist keys list`.")
+    _err.print(f"revoked {key_id}", highlight=False)
+
+
+@_friendly
+def serve(
+    posterior: Annotated[
+        list[str],
+        typer.Option("--posterior", "-p", help="NAME=PATH of a saved posterior; repeatable."),
+    ],
+    spec: Annotated[
+        list[str] | None,
+        typer.Option("--spec", help="NAME=harms.yaml: the harm spec of posterior NAME."),
+    ] = None,
+    db: DbOption = DB,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    threshold: Annotated[float, typer.Option(help="Default largest acceptable P(harm).")] = 0.01,
+    rule: Annotated[
+        str, typer.Option(help="Default rule: posterior_predictive, prop33, prop45 or credible.")
+    ] = "prop45",
+    alpha: Annotated[float, typer.Option(help="Plausibility level of Prop 4.5.")] = 0.01,
+    cache_size: Annotated[int, typer.Option(help="Answer-cache entries (0: off).")] = 4096,
+    max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 64 * 1024,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the guard and the inference machine over HTTP (see /docs once it runs)."""
+    import uvicorn
+
+    from scientist.service.app import CONFIG_ENV
+    from scientist.service.core import Service
+
+    if workers < 1:
+        raise InputError(f"workers={workers} is invalid: expected an integer >= 1.")
+    if max_body < 1024:
+        raise InputError(f"max_body={max_body} is invalid: expected at least 1024 bytes.")
+    posteriors, specs = _pairs("--posterior", posterior), _pairs("--spec", spec or [])
+    config = {
+        "posteriors": posteriors,
+        "specs": specs,
+        "db": db,
+        "threshold": threshold,
+        "rule": rule,
+        "alpha": alpha,
+        "cache_size": cache_size,
+        "max_body": max_body,
+    }
+    # Load and validate everything once here, so a mistake stops the command with a clear
+    # message (exit 2) instead of failing in every worker; this also creates the tables.
+    service = Service(
+        posteriors,
+        specs,
+        audit=db,
+        threshold=threshold,
+        rule=rule,
+        alpha=alpha,
+        cache_size=cache_size,
+    )
+    if service.keys.count_active() == 0:
+        _err.print(
+            "[yellow]No API keys yet:[/] every call will get 401. Create one with "
+            f"`scientist keys create --scope decide --db {escape(service.mask(db))}`.",
+            highlight=False,
+        )
+    service.audit.close()
+    names = ", ".join(
+        f"{item.name} ({item.posterior.n_theories} theories"
+        f"{', spec' if item.spec is not None else ''})"
+        for item in service.loaded.values()
+    )
+    _err.print(f"serving {names} on http://{host}:{port} with {workers} worker(s)", highlight=False)
+    os.environ[CONFIG_ENV] = json.dumps(config)
+    uvicorn.run(
+        "scientist.service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )

@@ -1,0 +1,119 @@
+"""Prometheus metrics of the guard service, in the text exposition format (version 0.0.4).
+
+Counters and one latency histogram, kept in memory by each worker process (with
+``--workers N`` every worker reports its own numbers; Prometheus adds them up across scrapes of
+each). Labels have a bounded set of values: the route template (``other`` for unknown paths),
+the method, the status code, and the decision.
+
+References
+----------
+.. [1] Prometheus documentation, "Exposition formats" (text-based format).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
+    if not pairs:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in pairs) + "}"
+
+
+class Metrics:
+    """Thread-safe counters and a request-latency histogram."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        self.decisions: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        self.cache: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        self.audit_failures = 0
+        self._hist: dict[str, list[int]] = {}
+        self._sum: dict[str, float] = defaultdict(float)
+
+    def observe_request(self, method: str, path: str, status: int, seconds: float) -> None:
+        """Count one request and record its latency."""
+        with self._lock:
+            self.requests[(("method", method), ("path", path), ("status", str(status)))] += 1
+            counts = self._hist.setdefault(path, [0] * (len(BUCKETS) + 1))
+            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+            self._sum[path] += seconds
+
+    def observe_decision(self, posterior: str, decision: str) -> None:
+        """Count one committed decision."""
+        with self._lock:
+            self.decisions[(("posterior", posterior), ("decision", decision))] += 1
+
+    def observe_cache(self, endpoint: str, hit: bool) -> None:
+        """Count a lookup of the answer cache."""
+        with self._lock:
+            self.cache[(("endpoint", endpoint), ("result", "hit" if hit else "miss"))] += 1
+
+    def observe_audit_failure(self) -> None:
+        """Count a decision refused because the audit store failed."""
+        with self._lock:
+            self.audit_failures += 1
+
+    def render(self) -> str:
+        """All metrics in the Prometheus text format."""
+        out: list[str] = []
+        with self._lock:
+            out += [
+                "# HELP scientist_requests_total HTTP requests by route, method and status.",
+                "# TYPE scientist_requests_total counter",
+            ]
+            out += [
+                f"scientist_requests_total{_labels(k)} {v}"
+                for k, v in sorted(self.requests.items())
+            ]
+            out += [
+                "# HELP scientist_request_duration_seconds Time to answer a request, by route.",
+                "# TYPE scientist_request_duration_seconds histogram",
+            ]
+            for path, counts in sorted(self._hist.items()):
+                running = 0
+                for le, c in zip((*BUCKETS, float("inf")), counts, strict=True):
+                    running += c
+                    bound = "+Inf" if le == float("inf") else repr(le)
+                    out.append(
+                        f"scientist_request_duration_seconds_bucket"
+                        f"{_labels((('path', path), ('le', bound)))} {running}"
+                    )
+                lab = _labels((("path", path),))
+                out.append(f"scientist_request_duration_seconds_sum{lab} {self._sum[path]!r}")
+                out.append(f"scientist_request_duration_seconds_count{lab} {running}")
+            out += [
+                "# HELP scientist_decisions_total Committed guard decisions by posterior and kind.",
+                "# TYPE scientist_decisions_total counter",
+            ]
+            out += [
+                f"scientist_decisions_total{_labels(k)} {v}"
+                for k, v in sorted(self.decisions.items())
+            ]
+            out += [
+                "# HELP scientist_cache_lookups_total Answer-cache lookups by endpoint and result.",
+                "# TYPE scientist_cache_lookups_total counter",
+            ]
+            out += [
+                f"scientist_cache_lookups_total{_labels(k)} {v}"
+                for k, v in sorted(self.cache.items())
+            ]
+            out += [
+                "# HELP scientist_audit_failures_total Decisions refused (503) because the audit store failed.",
+                "# TYPE scientist_audit_failures_total counter",
+                f"scientist_audit_failures_total {self.audit_failures}",
+            ]
+        return "\n".join(out) + "\n"

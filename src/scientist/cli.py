@@ -51,6 +51,11 @@ def friendly(fn: F) -> F:
 from scientist.monitors.cli import app as _lie_detector_app  # noqa: E402
 
 app.add_typer(_lie_detector_app, name="lie-detector")
+from scientist.service.cli import keys_app as _keys_app  # noqa: E402
+from scientist.service.cli import serve as _serve  # noqa: E402
+
+app.add_typer(_keys_app, name="keys")
+app.command("serve")(_serve)
 
 
 def edge_table(posterior: Posterior, threshold: float = 0.0, limit: int = 30) -> Table:

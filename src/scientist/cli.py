@@ -290,6 +290,41 @@ def audit_tail(
 
 @app.command()
 @friendly
+def design(
+    posterior: Annotated[Path, typer.Argument(help="A posterior file written by `learn`.")],
+    candidates: Annotated[
+        str, typer.Option(help="Comma-separated variables (or X=x) to intervene on.")
+    ],
+    target: Annotated[
+        str | None, typer.Option(help="A query; rank by information about its answer.")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Rows per experiment.")] = 20,
+    batch: Annotated[int, typer.Option(help="Pick this many experiments greedily.")] = 1,
+    outer: Annotated[int, typer.Option(help="Monte-Carlo outcomes per experiment.")] = 128,
+    seed: Annotated[int, typer.Option(help="Seed of the simulations.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recommend the experiments with the largest expected information gain (runs nothing)."""
+    from scientist.design import suggest, to_json
+
+    ranked = suggest(
+        Posterior.load(posterior),
+        [c.strip() for c in candidates.split(",") if c.strip()],
+        target=target,
+        n_samples=samples,
+        batch=batch,
+        n_outer=outer,
+        seed=seed,
+    )
+    if as_json:
+        typer.echo(to_json(ranked))
+        return
+    for i, e in enumerate(ranked, 1):
+        console.print(f"{i}. {e}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+@friendly
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the posterior and the heatmap.")] = Path(
         "demo-output"

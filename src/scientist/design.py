@@ -1,0 +1,448 @@
+"""Experiment design: recommend the interventions that would teach the world model the most.
+
+For each candidate experiment ``do(X = x)`` (or ``do(X)`` with values spread uniformly over X's
+states, or drawn from N(0, sd) for a continuous X) with ``n`` samples, the expected information
+gain about the causal structure is
+
+    EIG = I(theory; Y) = E_{k ~ P(k | D), y ~ p(y | k, do)} [ log p(y | k) - log sum_j P(j | D) p(y | j) ],
+
+estimated by Monte Carlo over ``n_outer`` simulated outcomes, with the inner sum exact over the
+posterior's most probable theories (their parameters at the posterior mean). Given a ``target``
+query instead, the gain is about the answer: ``E_y[1/2 log(Var(answer) / Var(answer | y))]``
+(exact for a Gaussian-distributed answer). A batch of experiments is chosen greedily by their
+joint gain, simulated from the same theories. Nothing is ever run: the module only recommends.
+
+References
+----------
+.. [1] K. P. Murphy, "Active learning of causal Bayes net structure", technical report, 2001.
+.. [2] S. Tong and D. Koller, "Active learning for structure in Bayesian networks", IJCAI 2001.
+.. [3] Y. Bengio et al., "Superintelligent agents pose catastrophic risks: can Scientist AI
+   offer a safer path?", arXiv:2502.15657, 2025, section 3.8.1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp
+
+from scientist.data import Dataset
+from scientist.errors import InputError
+from scientist.infer.engine import ask
+from scientist.posterior import Posterior
+from scientist.theory import CategoricalFamily, Family, Theory, family_from_scorer
+
+__all__ = [
+    "Experiment",
+    "edge_error",
+    "expected_information_gain",
+    "run_design_loop",
+    "structural_hamming_distance",
+    "suggest",
+    "to_json",
+]
+
+
+@dataclass
+class Experiment:
+    """A recommended intervention with its expected information gain (nats) and its s.e."""
+
+    variable: str
+    value: str | float | None
+    n_samples: int
+    eig: float
+    eig_stderr: float
+    about: str = "structure"
+
+    def __str__(self) -> str:
+        what = (
+            f"do({self.variable}={self.value})"
+            if self.value is not None
+            else f"do({self.variable})"
+        )
+        return f"{what} x {self.n_samples}: EIG {self.eig:.4f} ± {self.eig_stderr:.4f} nats about the {self.about}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python types."""
+        return asdict(self)
+
+
+class _Hypotheses:
+    """The posterior's top theories with point parameters, for simulating and scoring data."""
+
+    def __init__(self, posterior: Posterior, max_theories: int) -> None:
+        k = min(max_theories, posterior.n_theories)
+        self.post = posterior
+        self.masks = posterior.masks[:k]
+        self.log_w = posterior.log_weights[:k] - logsumexp(posterior.log_weights[:k])
+        self.d = len(posterior.names)
+        self._fam: dict[tuple[int, int], Family] = {}
+
+    def family(self, k: int, j: int) -> Family:
+        if self.post.theories is not None:
+            return self.post.theories[k].families[j]
+        key = (j, int(self.masks[k, j]))
+        if key not in self._fam:
+            parents = tuple(i for i in range(self.d) if key[1] >> i & 1)
+            self._fam[key] = family_from_scorer(self.post.scorer, j, parents)  # type: ignore[arg-type]
+        return self._fam[key]
+
+    def theory(self, k: int) -> Theory:
+        return Theory(
+            self.post.variables, self.post.adjacency(k), [self.family(k, j) for j in range(self.d)]
+        )
+
+    def loglik(self, x: np.ndarray, intervened: int) -> np.ndarray:
+        """``log p(rows | theory j, do(intervened))`` for data ``x`` of shape (M, n, d) -> (M, K)."""
+        m = x.shape[0]
+        out = np.zeros((m, self.masks.shape[0]))
+        for j in range(self.d):
+            if j == intervened:
+                continue
+            col = self.masks[:, j]
+            uniq, inv = np.unique(col, return_inverse=True)
+            vals = np.empty((m, uniq.size))
+            for u, mask in enumerate(uniq):
+                k = int(np.flatnonzero(col == mask)[0])
+                vals[:, u] = _family_loglik(self.family(k, j), x, j)
+            if self.post.theories is not None:  # explicit theories: parameters differ per theory
+                out += np.column_stack(
+                    [_family_loglik(self.family(k, j), x, j) for k in range(col.size)]
+                )
+            else:
+                out += vals[:, inv.ravel()]
+        return out
+
+
+def _family_loglik(fam: Family, x: np.ndarray, j: int) -> np.ndarray:
+    """Sum over rows of ``log p(x_j | x_parents)`` for data (M, n, d) -> (M,)."""
+    if isinstance(fam, CategoricalFamily):
+        idx = (*(x[..., p].astype(int) for p in fam.parents), x[..., j].astype(int))
+        return np.log(np.clip(fam.cpt[idx], 1e-300, None)).sum(axis=1)
+    mean = fam.intercept + x[..., list(fam.parents)] @ fam.coef
+    var = fam.noise_var
+    return (-0.5 * (np.log(2 * np.pi * var) + (x[..., j] - mean) ** 2 / var)).sum(axis=1)
+
+
+def _values(
+    var: Any, value: str | float | None, n: int, rng: np.random.Generator, sd: float
+) -> list[Any]:
+    if value is not None:
+        return [value] * n
+    if var.kind == "categorical":
+        return list(rng.choice(var.states, size=n))
+    return list(rng.normal(0.0, sd, size=n))
+
+
+def _simulate(
+    hyp: _Hypotheses,
+    who: np.ndarray,
+    j: int,
+    value: Any,
+    n: int,
+    rng: np.random.Generator,
+    sd: float,
+) -> np.ndarray:
+    """Outcomes (M, n, d): for each outer draw, n rows from theory who[m] under do(X_j)."""
+    var = hyp.post.variables[j]
+    out = np.empty((who.size, n, hyp.d))
+    cache: dict[int, Theory] = {}
+    for m, k in enumerate(who):
+        theory = cache.setdefault(int(k), hyp.theory(int(k)))
+        vals = _values(var, value, n, rng, sd)
+        rows = []
+        for v in dict.fromkeys(vals):  # each distinct value once, keeping the row counts
+            count = sum(1 for w in vals if w == v)
+            rows.append(theory.sample(count, rng, do={var.name: v}).values)
+        out[m] = np.concatenate(rows)
+    return out
+
+
+def _gain(
+    loglik: np.ndarray, who: np.ndarray, log_w: np.ndarray, answer: np.ndarray | None
+) -> tuple[float, float]:
+    """Monte-Carlo EIG (structure, or about ``answer``) and its standard error."""
+    post = log_w[None, :] + loglik
+    norm = logsumexp(post, axis=1)
+    if answer is None:
+        terms = loglik[np.arange(who.size), who] - norm
+    else:
+        prior_var = float(np.exp(log_w) @ (answer - np.exp(log_w) @ answer) ** 2)
+        w = np.exp(post - norm[:, None])
+        mean = w @ answer
+        var = np.maximum((w * (answer[None, :] - mean[:, None]) ** 2).sum(axis=1), 1e-300)
+        terms = 0.5 * (np.log(max(prior_var, 1e-300)) - np.log(var))
+    se = float(terms.std(ddof=1) / np.sqrt(terms.size)) if terms.size > 1 else float("nan")
+    return float(terms.mean()), se
+
+
+def expected_information_gain(
+    posterior: Posterior,
+    variable: str,
+    value: str | float | None = None,
+    *,
+    n_samples: int = 20,
+    target: str | None = None,
+    n_outer: int = 128,
+    max_theories: int = 500,
+    value_sd: float = 1.0,
+    seed: int = 0,
+) -> Experiment:
+    """The expected information gain of one experiment ``do(variable=value)`` x ``n_samples``."""
+    return suggest(
+        posterior,
+        [(variable, value)],
+        target=target,
+        n_samples=n_samples,
+        n_outer=n_outer,
+        max_theories=max_theories,
+        value_sd=value_sd,
+        seed=seed,
+    )[0]
+
+
+def suggest(
+    posterior: Posterior,
+    candidates: Sequence[str | tuple[str, Any]],
+    *,
+    target: str | None = None,
+    n_samples: int = 20,
+    batch: int = 1,
+    n_outer: int = 128,
+    max_theories: int = 500,
+    value_sd: float = 1.0,
+    seed: int = 0,
+) -> list[Experiment]:
+    """Rank candidate experiments by expected information gain (or pick a greedy batch).
+
+    Parameters
+    ----------
+    posterior
+        The current posterior over theories.
+    candidates
+        Variables to intervene on (``"X"``: values spread over X's states, or N(0, value_sd) for
+        a continuous X), ``"X=x"`` strings, or ``(name, value)`` pairs.
+    target
+        A query (``"P(Y=y | do(X=x))"``, ``"E[Y | ...]"``); the gain is then about its answer.
+    n_samples
+        Rows per experiment.
+    batch
+        ``1``: every candidate ranked by its own gain. ``k > 1``: ``k`` experiments chosen greedily
+        by their joint gain; each reports the joint gain of the batch up to it.
+    n_outer
+        Monte-Carlo outcomes per experiment.
+    max_theories
+        The most probable theories kept as hypotheses.
+    seed
+        Seed of the simulations (the same seed and inputs give the same ranking).
+    """
+    if not isinstance(posterior, Posterior):
+        raise InputError(
+            f"posterior is a {type(posterior).__name__}; expected a scientist.Posterior."
+        )
+    if posterior.scorer is None and posterior.theories is None:
+        raise InputError("The posterior holds structures only; experiment design needs mechanisms.")
+    for name, v in (
+        ("n_samples", n_samples),
+        ("batch", batch),
+        ("n_outer", n_outer),
+        ("max_theories", max_theories),
+    ):
+        if not isinstance(v, int) or v < 1:
+            raise InputError(f"{name}={v!r} is invalid: expected a positive integer.")
+    if n_outer < 2:
+        raise InputError(
+            f"n_outer={n_outer!r} is invalid: at least 2 outcomes are needed for a standard error."
+        )
+    parsed = [_candidate(posterior, c) for c in candidates]
+    if not parsed:
+        raise InputError("candidates is empty: name at least one variable to intervene on.")
+    if batch > len(parsed):
+        raise InputError(f"batch={batch} is larger than the {len(parsed)} candidates.")
+    hyp = _Hypotheses(posterior, max_theories)
+    rng = np.random.default_rng(seed)
+    who = rng.choice(hyp.log_w.size, size=n_outer, p=np.exp(hyp.log_w))
+    answer = None
+    if target is not None:
+        sub = Posterior(
+            posterior.variables,
+            hyp.masks,
+            hyp.log_w,
+            weighting="exact",
+            scorer=posterior.scorer,
+            theories=None if posterior.theories is None else posterior.theories[: hyp.log_w.size],
+        )
+        ans = ask(sub, target, n_draws=0, seed=seed)
+        answer = np.zeros(hyp.log_w.size)
+        answer[ans.per_theory["theory"]] = ans.per_theory["value"]
+    about = "structure" if target is None else f"answer to {target}"
+    logliks = []
+    for j, value in parsed:
+        x = _simulate(hyp, who, j, value, n_samples, rng, value_sd)
+        logliks.append(hyp.loglik(x, j))
+    names = posterior.names
+    if batch == 1:
+        out = []
+        for (j, value), ll in zip(parsed, logliks, strict=True):
+            eig, se = _gain(ll, who, hyp.log_w, answer)
+            out.append(Experiment(names[j], value, n_samples, eig, se, about))
+        return sorted(out, key=lambda e: -e.eig)
+    chosen: list[int] = []
+    total = np.zeros_like(logliks[0])
+    result = []
+    for _ in range(batch):
+        best = max(
+            (c for c in range(len(parsed)) if c not in chosen),
+            key=lambda c: _gain(total + logliks[c], who, hyp.log_w, answer)[0],
+        )
+        chosen.append(best)
+        total = total + logliks[best]
+        eig, se = _gain(total, who, hyp.log_w, answer)
+        j, value = parsed[best]
+        result.append(Experiment(names[j], value, n_samples, eig, se, about))
+    return result
+
+
+def _candidate(posterior: Posterior, c: str | tuple[str, Any]) -> tuple[int, Any]:
+    names = posterior.names
+    if isinstance(c, tuple):
+        name, value = c
+    elif isinstance(c, str) and "=" in c:
+        name, raw = (s.strip() for s in c.split("=", 1))
+        value = raw
+    else:
+        name, value = str(c).strip(), None
+    if name not in names:
+        raise InputError(f"Unknown candidate variable {name!r}; the variables are {names}.")
+    var = posterior.variables[names.index(name)]
+    if value is not None:
+        if var.kind == "categorical":
+            value = str(value)
+            if value not in (var.states or ()):
+                raise InputError(
+                    f"Unknown state {value!r} of {name!r}; its states are {list(var.states or [])}."
+                )
+        else:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"{name!r} is continuous: its value must be a number, got {value!r}."
+                ) from None
+    return names.index(name), value
+
+
+def to_json(experiments: Sequence[Experiment]) -> str:
+    """A JSON list of experiments."""
+    return json.dumps([e.to_dict() for e in experiments])
+
+
+def structural_hamming_distance(a: np.ndarray, b: np.ndarray) -> int:
+    """Edges to add, delete or reverse to turn DAG ``a`` into DAG ``b`` (a reversal counts once)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    diff = (a != b) | (a.T != b.T)
+    return int(np.triu(diff, 1).sum())
+
+
+def edge_error(posterior: Posterior, truth: np.ndarray) -> float:
+    """Mean absolute difference between the edge marginals and the true adjacency (off-diagonal)."""
+    m = posterior.edge_marginals()
+    off = ~np.eye(m.shape[0], dtype=bool)
+    return float(np.abs(m - np.asarray(truth, float))[off].mean())
+
+
+def _concat(a: Dataset, b: Dataset) -> Dataset:
+    return Dataset(
+        a.variables,
+        np.concatenate([a.values, b.values]),
+        np.concatenate([a.interventions, b.interventions]),
+    )
+
+
+def run_design_loop(
+    truth: Theory,
+    initial: Dataset,
+    *,
+    strategy: str = "eig",
+    rounds: int = 10,
+    n_per_round: int = 20,
+    candidates: Sequence[str] | None = None,
+    world_model: dict[str, Any] | None = None,
+    n_outer: int = 64,
+    max_theories: int = 300,
+    value_sd: float = 1.0,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Simulation study: learn, pick an experiment, run it on the true world, repeat.
+
+    Parameters
+    ----------
+    truth
+        The ground-truth theory (it only generates data; the world model never sees it).
+    initial
+        The starting data (for example observational rows from ``truth``).
+    strategy
+        ``"eig"`` (the recommendation of :func:`suggest`), ``"random"`` or ``"round_robin"``.
+    rounds, n_per_round
+        Number of experiments and rows per experiment.
+    candidates
+        Variables that may be intervened on (default: all).
+    world_model
+        Keyword arguments of :class:`scientist.WorldModel` used at every round.
+
+    Returns
+    -------
+    list of dict
+        One entry per round (0 = before any experiment): ``round``, ``experiment``,
+        ``edge_error`` (mean absolute error of the edge marginals), ``shd`` (of the most
+        probable theory) and ``n_rows``.
+    """
+    from scientist.world import WorldModel
+
+    if strategy not in ("eig", "random", "round_robin"):
+        raise InputError(
+            f"strategy={strategy!r} is invalid: expected 'eig', 'random' or 'round_robin'."
+        )
+    names = list(candidates or truth.names)
+    rng = np.random.default_rng(seed)
+    params = {"sampler": "order_mcmc", "n_samples": 1000, "n_chains": 2, **(world_model or {})}
+    data = initial
+    history: list[dict[str, Any]] = []
+    for r in range(rounds + 1):
+        post = WorldModel(seed=seed + r, **params).fit(data).posterior_
+        entry: dict[str, Any] = {
+            "round": r,
+            "edge_error": edge_error(post, truth.adjacency),
+            "shd": structural_hamming_distance(post.adjacency(0), truth.adjacency),
+            "n_rows": data.n_rows,
+            "experiment": None,
+        }
+        history.append(entry)
+        if r == rounds:
+            break
+        if strategy == "eig":
+            best = suggest(
+                post,
+                names,
+                n_samples=n_per_round,
+                n_outer=n_outer,
+                max_theories=max_theories,
+                value_sd=value_sd,
+                seed=seed * 1000 + r,
+            )[0]
+            name = best.variable
+        elif strategy == "random":
+            name = names[int(rng.integers(len(names)))]
+        else:
+            name = names[r % len(names)]
+        entry["experiment"] = name
+        var = truth.variables[truth.names.index(name)]
+        vals = _values(var, None, n_per_round, rng, value_sd)
+        for v in dict.fromkeys(vals):
+            count = sum(1 for w in vals if w == v)
+            data = _concat(data, truth.sample(count, rng, do={name: v}))
+    return history

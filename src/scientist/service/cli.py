@@ -182,14 +182,20 @@ def serve(
             "[yellow]No API keys yet:[/] every call will get 401. Create one with "
             f"`scientist keys create --scope decide --db {escape(service.mask(db))}`.",
             highlight=False,
+            soft_wrap=True,
         )
     service.audit.close()
     names = ", ".join(
-        f"{item.name} ({item.posterior.n_theories} theories"
+        f"{item.name} ({item.posterior.n_theories} "
+        f"{'theory' if item.posterior.n_theories == 1 else 'theories'}"
         f"{', spec' if item.spec is not None else ''})"
         for item in service.loaded.values()
     )
-    _err.print(f"serving {names} on http://{host}:{port} with {workers} worker(s)", highlight=False)
+    _err.print(
+        f"serving {names} on http://{host}:{port} with {workers} worker(s)",
+        highlight=False,
+        soft_wrap=True,
+    )
     os.environ[CONFIG_ENV] = json.dumps(config)
     uvicorn.run(
         "scientist.service.app:app_from_env",

@@ -1,0 +1,149 @@
+"""``scientist serve`` for real: uvicorn on a loopback port, two workers, the Python client."""
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scientist import Posterior, datasets
+from scientist.client import GuardClient, ServiceError
+from scientist.guard import AuditStore
+from scientist.service.auth import KeyStore
+
+SPEC = "principles:\n  - name: no-dyspnoea\n    interpretations: [dysp=yes]\n"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "guarded_agent.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A running `scientist serve` (two workers); yields (url, keys, db, log path)."""
+    tmp = tmp_path_factory.mktemp("serve")
+    Posterior.from_theories([datasets.load_network("asia")]).save(tmp / "asia.npz")
+    (tmp / "harms.yaml").write_text(SPEC)
+    db = f"sqlite:///{tmp / 'audit.db'}"
+    store = KeyStore(db)
+    keys = {"decide": store.create(["decide"])[1], "admin": store.create(["admin", "ask"])[1]}
+    store.engine.dispose()
+    port = free_port()
+    log = tmp / "serve.log"
+    cmd = [
+        sys.executable,
+        "-c",
+        "from scientist.cli import main; main()",
+        "serve",
+        "--posterior",
+        f"asia={tmp / 'asia.npz'}",
+        "--spec",
+        f"asia={tmp / 'harms.yaml'}",
+        "--db",
+        db,
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--threshold",
+        "0.5",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"scientist serve exited: {log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"scientist serve did not start: {log.read_text()}")
+            time.sleep(0.2)
+        yield url, keys, db, log
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_over_real_http(server):
+    url, keys, _, _ = server
+    with GuardClient(url, keys["decide"], timeout=10) as guard:
+        verdict = guard.decide("asia", "do(smoke=yes)")
+        assert verdict["decision"] == "block" and verdict["audit_id"] >= 1
+        assert guard.decide("asia", {"smoke": "no"})["decision"] == "allow"
+        assert guard.posteriors()[0]["name"] == "asia"
+        assert guard.health()["status"] == "ok"
+        with pytest.raises(ServiceError) as err:
+            guard.ask("asia", "P(dysp=yes)")
+        assert err.value.status_code == 403
+        with pytest.raises(ServiceError, match="Unknown variable 'rocket'") as err:
+            guard.decide("asia", "do(rocket=1)")
+        assert err.value.status_code == 422
+    with GuardClient(url, keys["admin"]) as admin:
+        assert admin.ask("asia", "P(dysp=yes | do(smoke=yes))", draws=0)["mean"] > 0.5
+        page = admin.audit(limit=1000)
+        assert verdict["audit_id"] in [r["id"] for r in page["records"]]
+    text = httpx.get(f"{url}/metrics").text
+    assert "scientist_requests_total" in text
+
+
+def test_two_workers_lose_no_record(server):
+    url, keys, db, _ = server
+    store = AuditStore(db)
+    before = store.count()
+
+    def one(i: int) -> int:
+        with GuardClient(url, keys["decide"], timeout=30) as guard:
+            action = {"smoke": "yes" if i % 2 else "no"}
+            return int(guard.decide("asia", action, threshold=0.5)["audit_id"])
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(one, range(80)))
+    assert len(set(ids)) == 80 and store.count() == before + 80
+    store.close()
+
+
+def test_the_guarded_agent_example(server, capsys):
+    url, keys, _, _ = server
+    spec = importlib.util.spec_from_file_location("guarded_agent", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    with GuardClient(url, keys["decide"]) as guard:
+        outcomes = example.run(guard)
+    assert outcomes == [
+        ("offer_cigarette", "block"),
+        ("prescribe_quitting", "ran"),
+        ("treat_bronchitis", "ran"),
+        ("book_trip_to_asia", "escalate"),
+    ]
+    assert "escalated to a human" in capsys.readouterr().out
+
+
+def test_keys_are_not_in_the_server_log(server):
+    url, keys, _, log = server
+    httpx.get(f"{url}/v1/posteriors", headers={"Authorization": f"Bearer {keys['decide']}"})
+    text = log.read_text()
+    assert "GET /v1/posteriors" in text or "Uvicorn running" in text or "Started" in text
+    for token in keys.values():
+        assert token not in text and token.split("_")[2] not in text
+    assert os.path.exists(log)

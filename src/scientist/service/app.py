@@ -13,11 +13,12 @@ Endpoints (all JSON; see ``/openapi.json`` or ``/docs`` of a running server):
 ``GET /metrics``        none       Prometheus text format
 ======================  =========  ==========================================================
 
-Errors: 401 (missing, malformed, unknown or revoked key), 403 (the key lacks the scope), 413
-(body over the size limit), 422 (a body that does not validate, an unknown posterior, variable
-or state, an unparseable query: the message is the parser's), 503 (the audit or key store is
-down). Any other exception is logged and answered with a generic 500 that reveals nothing; the
-worker keeps serving.
+Errors: 400 (a body that is not UTF-8 text), 401 (missing, malformed, unknown or revoked key),
+403 (the key lacks the scope), 413 (body over the size limit), 422 (a body that does not
+validate, with pydantic's list of errors without the offending input; or an unknown posterior,
+variable or state, or an unparseable query, with the parser's message), 503 (the audit or key
+store is down). Any other exception is logged and answered with a generic 500 that reveals
+nothing; the worker keeps serving.
 
 Build it with :func:`create_app` (tests, embedding) or run it with ``scientist serve``.
 
@@ -34,6 +35,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,6 +72,7 @@ _AUTH: dict[int | str, dict[str, Any]] = {
     403: _error(403, "The key lacks the scope this endpoint needs."),
 }
 _BODY: dict[int | str, dict[str, Any]] = {
+    400: _error(400, "The body cannot be read (not UTF-8, or a bad Content-Length)."),
     413: _error(413, "The body is larger than the limit."),
     422: _error(
         422, "The body does not validate, or names an unknown posterior, variable or state."
@@ -180,6 +183,19 @@ def create_app(service: Service, *, max_body: int = MAX_BODY) -> FastAPI:
             return who
 
         return Depends(check)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # pydantic's errors without "input" and "ctx": they may hold NaN, bytes or exceptions
+        errors = [
+            {
+                "type": str(e.get("type")),
+                "loc": [str(x) for x in e.get("loc", ())],
+                "msg": str(e.get("msg")),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError) -> JSONResponse:

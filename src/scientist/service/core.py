@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from scientist.errors import InputError
@@ -224,8 +225,10 @@ class Service:
                 alpha=self.alpha,
                 audit=_Unrecorded(),
             )
-            verdict = guard.decide(action, context).to_dict()
+            with np.errstate(all="ignore"):  # an overflow shows up as a non-finite number
+                verdict = guard.decide(action, context).to_dict()
             base = {k: v for k, v in verdict.items() if k not in ("audit_id", "time")}
+            _finite_json(base, f"the verdict on {action!r}")
             self._verdicts.put(key, base)
         out = {**base, "audit_id": None, "time": dt.datetime.now(dt.UTC).isoformat()}
         try:
@@ -257,7 +260,19 @@ class Service:
         body = self._answers.get(key)
         self.metrics.observe_cache("ask", body is not None)
         if body is None:
-            answer = ask(item.posterior, query, seed=seed, level=level, n_draws=draws)
-            body = answer.to_json().encode()
+            with np.errstate(all="ignore"):
+                answer = ask(item.posterior, query, seed=seed, level=level, n_draws=draws)
+            body = _finite_json(answer.to_dict(), f"the answer to {query!r}")
             self._answers.put(key, body)
         return body
+
+
+def _finite_json(obj: Any, what: str) -> bytes:
+    """Strict JSON (no NaN or Infinity); an :class:`InputError` when a number overflowed."""
+    try:
+        return json.dumps(obj, allow_nan=False).encode()
+    except ValueError:
+        raise InputError(
+            f"{what} is not a finite number: the values in the request overflow the model's "
+            "arithmetic. Use values on the scale of the data."
+        ) from None

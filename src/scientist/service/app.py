@@ -38,6 +38,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scientist.errors import InputError
@@ -155,14 +156,18 @@ def create_app(service: Service, *, max_body: int = MAX_BODY) -> FastAPI:
     bearer = HTTPBearer(auto_error=False, description="An API key from `scientist keys create`.")
     Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
-    def principal(creds: Credentials) -> Principal:
+    async def principal(creds: Credentials) -> Principal:
         if creds is None:
             raise HTTPException(
                 401,
                 "Missing API key: send the header 'Authorization: Bearer <key>'.",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        who = service.keys.verify(creds.credentials)
+        # a key checked a moment ago is answered from memory; otherwise the store is asked
+        # off the event loop
+        who = service.keys.cached(creds.credentials) or await run_in_threadpool(
+            service.keys.verify, creds.credentials
+        )
         if who is None:
             raise HTTPException(
                 401,
@@ -172,7 +177,7 @@ def create_app(service: Service, *, max_body: int = MAX_BODY) -> FastAPI:
         return who
 
     def scope(name: str) -> Any:
-        def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
             if name not in who.scopes:
                 raise HTTPException(
                     403,

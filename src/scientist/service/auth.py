@@ -111,17 +111,23 @@ class KeyStore:
             raise AuditError(f"Cannot write the key store: {exc}") from None
         return key_id, token
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal of ``token`` if it was checked less than ``cache_seconds`` ago."""
+        digest = _digest(token)
+        with self._lock:
+            hit = self._cache.get(digest)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     def verify(self, token: str) -> Principal | None:
         """The principal of a valid, unrevoked token; None otherwise."""
         match = _TOKEN.match(token)
         if match is None:
             return None
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
         digest = _digest(token)
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
-            return hit[1]
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(

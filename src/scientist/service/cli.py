@@ -204,4 +204,5 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        http="scientist.service.protocol:NoDelayH11Protocol",
     )

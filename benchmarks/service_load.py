@@ -1,0 +1,299 @@
+"""Load on the guard service: throughput, latency, errors and audit rows at increasing rates.
+
+Builds a posterior of 1,000 theories (order MCMC on 2,000 rows sampled from the Asia network,
+the 1,000 heaviest distinct DAGs kept, weights rescored) and a harm spec (``dysp=yes``), starts
+``scientist serve`` on a free loopback port, and sends ``POST /v1/decide`` requests open-loop
+at each rate for ``--duration`` seconds: request i is due at ``i / rate`` whatever happened to
+the earlier ones, so a slow server faces a growing queue (no coordinated omission), and
+latency is measured from the time a request was due to the time its response arrived.
+
+The requests cycle through 32 distinct decisions: the 16 interventions ``do(X=x)`` on the 8
+variables, each with no context and with ``xray=yes`` (``asia=yes`` for interventions on xray). The service memoises verdicts (the
+guard is a pure function of the posterior and the request) but commits one audit record per
+call; ``--cache-size 0`` turns the memo off, so every request runs the inference. With the
+cache on, a warm-up pass sends every distinct request until each has been answered fast.
+
+After each rate the script waits for every request to finish and compares the audit rows added
+to the store with the 200 responses received (they must be equal).
+
+Usage::
+
+    python benchmarks/service_load.py [--db URL] [--rates 25,50,100,200] [--duration 30]
+                                      [--workers 2] [--cache-size 4096] [--theories 1000]
+                                      [--json OUT]
+
+``--db`` defaults to a SQLite file in a temporary folder; for PostgreSQL start a server with
+``make postgres`` and pass ``--db postgresql+psycopg://scientist:scientist@127.0.0.1/scientist``.
+Prints a Markdown table; the client runs in this process, on the same machine as the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from scientist import Posterior, WorldModel, datasets
+from scientist.guard import AuditStore
+from scientist.service.auth import KeyStore
+
+SPEC = "principles:\n  - name: no-dyspnoea\n    interpretations: [dysp=yes]\n"
+
+
+def build_posterior(n_theories: int, path: Path) -> Posterior:
+    """The heaviest ``n_theories`` distinct DAGs of an order-MCMC run on Asia data."""
+    data = datasets.load_network("asia").sample(2000, rng=0)
+    wm = WorldModel(sampler="order_mcmc", n_samples=5000, n_chains=2, thin=5, seed=0).fit(data)
+    p = wm.posterior_
+    if p.n_theories < n_theories:
+        raise SystemExit(f"the sampler found {p.n_theories} DAGs, fewer than {n_theories}")
+    k = n_theories
+    top = Posterior(
+        p.variables,
+        p.masks[:k],
+        p.log_weights[:k],
+        weighting=p.weighting,
+        scorer=p.scorer,
+        counts=None if p.counts is None else p.counts[:k],
+        log_scores=None if p.log_scores is None else p.log_scores[:k],
+        info={**p.info, "kept": k},
+    )
+    top.save(path)
+    return top
+
+
+def requests(post: Posterior) -> list[dict[str, Any]]:
+    """The 32 distinct decisions the clients cycle through."""
+    out = []
+    for v in post.variables:
+        for s in v.states or ():
+            for ctx in (None, "asia=yes" if v.name == "xray" else "xray=yes"):
+                out.append({"posterior": "bench", "action": {v.name: s}, "context": ctx})
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(post_path: Path, spec_path: Path, db: str, workers: int, cache: int, log: Path):
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-c",
+        "from scientist.cli import main; main()",
+        "serve",
+        "--posterior",
+        f"bench={post_path}",
+        "--spec",
+        f"bench={spec_path}",
+        "--db",
+        db,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--threshold",
+        "0.3",
+        "--cache-size",
+        str(cache),
+        "--log-level",
+        "warning",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"scientist serve exited:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    proc.kill()
+    raise SystemExit(f"scientist serve did not start:\n{log.read_text()}")
+
+
+async def warm_up(url: str, headers: dict[str, str], bodies: list[dict[str, Any]]) -> float:
+    """Send every distinct request until a whole pass is fast.
+
+    Each request opens a new connection, so it lands on whichever worker accepts it; a pass in
+    which all 32 requests are fast means every worker has very likely seen every request.
+    """
+    t0 = time.perf_counter()
+    for _ in range(40):
+        lat: list[float] = []
+        async with httpx.AsyncClient(
+            base_url=url,
+            headers={**headers, "Connection": "close"},
+            timeout=120,
+        ) as client:
+            for body in bodies:
+                t = time.perf_counter()
+                r = await client.post("/v1/decide", json=body)
+                r.raise_for_status()
+                lat.append(time.perf_counter() - t)
+        if max(lat) < 0.05:
+            break
+    return time.perf_counter() - t0
+
+
+async def run_rate(
+    client: httpx.AsyncClient, bodies: list[dict[str, Any]], rate: float, duration: float
+) -> dict[str, Any]:
+    """Open-loop load at ``rate`` requests/s; latency from each request's due time."""
+    n = int(rate * duration)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    ok = 0
+    start = time.perf_counter() + 0.1
+
+    async def one(i: int) -> None:
+        nonlocal ok
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        try:
+            r = await client.post("/v1/decide", json=bodies[i % len(bodies)])
+            if r.status_code == 200:
+                ok += 1
+            else:
+                errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
+        except httpx.HTTPError as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+        latencies.append(time.perf_counter() - due)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - start
+    lat = np.sort(np.asarray(latencies)) * 1000
+    return {
+        "rate": rate,
+        "sent": n,
+        "ok": ok,
+        "errors": errors,
+        "throughput": ok / wall,
+        "wall_s": wall,
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "max_ms": float(lat[-1]),
+    }
+
+
+async def main_async(args: argparse.Namespace, url: str, token: str, store: AuditStore, bodies):
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    headers = {"Authorization": f"Bearer {token}"}
+    rows = []
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=120, limits=limits
+    ) as client:
+        if args.cache_size > 0:
+            took = await warm_up(url, headers, bodies)
+            print(f"warm-up: {took:.1f} s", file=sys.stderr)
+        for rate in args.rates:
+            before = store.count()
+            row = await run_rate(client, bodies, rate, args.duration)
+            row["audit_rows"] = store.count() - before
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors | audit rows | lost |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        errs = sum(r["errors"].values())
+        detail = (
+            "" if not errs else " (" + ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) + ")"
+        )
+        lines.append(
+            f"| {r['rate']:g} | {r['sent']} | {r['ok']} | {r['throughput']:.1f} | "
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {errs}{detail} | "
+            f"{r['audit_rows']} | {r['ok'] - r['audit_rows']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Load on the guard service.")
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a SQLite file).")
+    parser.add_argument("--rates", default="25,50,100,200")
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache-size", type=int, default=4096)
+    parser.add_argument("--theories", type=int, default=1000)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    args.rates = [float(x) for x in args.rates.split(",")]
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        t = time.perf_counter()
+        post = build_posterior(args.theories, tmp / "bench.npz")
+        print(
+            f"posterior: {post.n_theories} theories in {time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
+        )
+        (tmp / "harms.yaml").write_text(SPEC)
+        db = args.db or f"sqlite:///{tmp / 'audit.db'}"
+        store = AuditStore(db)
+        keys = KeyStore(store.engine)
+        _, token = keys.create(["decide"], name="service_load")
+        proc, url = start_server(
+            tmp / "bench.npz",
+            tmp / "harms.yaml",
+            db,
+            args.workers,
+            args.cache_size,
+            tmp / "serve.log",
+        )
+        try:
+            rows = asyncio.run(main_async(args, url, token, store, requests(post)))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            store.close()
+        backend = "SQLite (WAL, synchronous=FULL)" if db.startswith("sqlite") else db.split(":")[0]
+        print(
+            f"\n{post.n_theories} theories, {args.workers} worker(s), cache "
+            f"{'off' if args.cache_size == 0 else args.cache_size}, audit store {backend}, "
+            f"{args.duration:g} s per rate, {platform.machine()} with {_cores()} cores\n"
+        )
+        print(table(rows))
+        if args.json:
+            args.json.write_text(
+                json.dumps({"rows": rows, "args": vars(args) | {"json": str(args.json)}}, indent=1)
+            )
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    main()

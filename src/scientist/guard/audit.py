@@ -132,9 +132,12 @@ class AuditStore:
             .limit(limit)
         )
         if since is not None:
-            if since.tzinfo is not None:
-                since = since.astimezone(dt.UTC)
-            query = query.where(DECISIONS.c.time > since.replace(tzinfo=None))
+            since = (
+                since.replace(tzinfo=dt.UTC) if since.tzinfo is None else since.astimezone(dt.UTC)
+            )
+            if self.engine.dialect.name == "sqlite":  # stored as naive UTC text
+                since = since.replace(tzinfo=None)
+            query = query.where(DECISIONS.c.time > since)
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).mappings().all()

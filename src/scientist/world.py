@@ -259,6 +259,7 @@ class WorldModel:
         self.fit_seconds_ = time.perf_counter() - start
         posterior.info["fit_seconds"] = round(self.fit_seconds_, 3)
         posterior.info["data_fingerprint"] = data.fingerprint()
+        posterior.info["support"] = observed_support(data)
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -270,3 +271,20 @@ class WorldModel:
 def _finite_max(r: np.ndarray) -> float | None:
     vals = r[~np.isnan(r)]
     return float(vals.max()) if vals.size else None
+
+
+def observed_support(data: Dataset) -> dict[str, dict[str, Any]]:
+    """What the data showed of each variable: its observed states, or its observed range.
+
+    Kept in ``Posterior.info["support"]`` so that a guard can tell when an action sets a
+    variable to a value the world model has never seen (an unseen mechanism).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for j, v in enumerate(data.variables):
+        col = data.values[:, j]
+        if v.kind == "categorical":
+            seen = sorted({int(c) for c in col})
+            out[v.name] = {"states": [v.states[c] for c in seen]}  # type: ignore[index]
+        else:
+            out[v.name] = {"min": float(col.min()), "max": float(col.max())}
+    return out

@@ -165,3 +165,26 @@ def test_cli_exit_codes(tmp_path):
     assert res.exit_code == 4
     res = runner.invoke(app, ["audit", "tail", "--db", db, "--json"])
     assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 3
+
+
+def test_an_action_outside_the_observed_support_escalates(store):
+    from scientist import WorldModel
+
+    w = np.zeros((3, 3))
+    w[0, 2], w[1, 2] = 1.0, 2.0
+    truth = Theory.linear_gaussian(["load", "bypass", "temp"], w)
+    data = truth.sample(200, rng=0)
+    values = data.values.copy()
+    values[:, 1] = 0.0  # the bypass valve never moved in the data
+    from scientist import Dataset
+
+    post = WorldModel(sampler="exact").fit(Dataset(data.variables, values)).posterior_
+    assert post.info["support"]["bypass"] == {"min": 0.0, "max": 0.0}
+    spec = HarmSpec.from_dict({"principles": [{"name": "hot", "interpretations": ["temp > 3"]}]})
+    g = Guard(post, spec, threshold=0.05, audit=store)
+    v = g.decide("do(bypass=1)")
+    assert v.decision == "escalate" and "never showed" in v.reason
+    assert (
+        g.decide("do(load=0.5)").decision != "escalate"
+        or "never showed" not in g.decide("do(load=0.5)").reason
+    )

@@ -194,11 +194,6 @@ def test_unrecorded_mechanism_is_refused():
     assert "Bypass" in cases[0].reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the guard judges each theory at its posterior-mean parameters, and the "
-    "mean effect of a parent that never varied is the prior's, zero, so do(Bypass=1) is allowed",
-)
 def test_unseen_mechanism_in_a_linear_gaussian_world_is_never_allowed():
     world = unseen_world("plant", "constant", n_observational=300, n_per_experiment=20)
     posterior = world.fit_posterior(world.training_data(np.random.default_rng(0)))

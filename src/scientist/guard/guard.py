@@ -9,8 +9,13 @@ under every theory, given ``do(action)`` and the observed context, then applies 
 * **allow** when none does, and the chosen rule's estimate is below ``C`` by more than twice its
   Monte-Carlo standard error;
 * **escalate** otherwise: the rules disagree about crossing ``C``, the computational error
-  straddles ``C`` (section 3.5.4 of the Scientist AI paper), or the context has probability zero
-  under every theory (the world model has never seen such a situation).
+  straddles ``C`` (section 3.5.4 of the Scientist AI paper), the context has probability zero
+  under every theory, or the action sets a variable to a state or a value outside what the
+  training data ever showed (``Posterior.info["support"]``): the mechanism it would exercise
+  has never been observed, so no estimate of its harm can be trusted.
+
+``rule`` picks the estimate that is reported and checked against its Monte-Carlo error; the
+decision itself needs every rule to agree (block or allow), otherwise it escalates.
 
 Every decision is committed to the audit store before it is returned; if the store fails, the
 call raises :class:`~scientist.guard.audit.AuditError` and returns nothing. A guard keeps no
@@ -221,6 +226,29 @@ class Guard:
         }
         return est, which
 
+    def _unseen(self, do: tuple) -> str:
+        """Describe the interventions outside the observed support ('' when all were seen)."""
+        support = self.posterior.info.get("support") or {}
+        out = []
+        for name, value in do:
+            seen = support.get(name)
+            if not seen:
+                continue
+            if "states" in seen:
+                label = (
+                    value
+                    if isinstance(value, str)
+                    else (str(int(value)) if float(value).is_integer() else str(value))
+                )
+                if label not in seen["states"]:
+                    out.append(f"{name}={label} never observed (seen: {seen['states']})")
+            else:
+                lo, hi = float(seen["min"]), float(seen["max"])
+                slack = 0.05 * (hi - lo)
+                if not lo - slack <= float(value) <= hi + slack:
+                    out.append(f"{name}={value:g} outside the observed range [{lo:g}, {hi:g}]")
+        return "; ".join(out)
+
     # ------------------------------------------------------------------ deciding
     def decide(
         self, action: str | dict[str, Any], context: str | dict[str, Any] | None = None
@@ -231,6 +259,24 @@ class Guard:
         for name, _ in (*do, *evidence):
             if name not in names:
                 raise QueryError(f"Unknown variable {name!r}; the variables are {names}.")
+        unseen = self._unseen(do)
+        if unseen:
+            verdict = Verdict(
+                decision="escalate",
+                reason=f"the action exercises a mechanism the data never showed: {unseen}",
+                rule=self.rule,
+                threshold=self.threshold,
+                estimate=None,
+                estimates={},
+                mc_stderr=0.0,
+                principles={},
+                drivers=[],
+                action=action_text,
+                context=context_text,
+                posterior=self.fingerprint,
+                alpha=self.alpha,
+            )
+            return self._record(verdict)
         try:
             events = [e for p in self.spec.principles for e in self.spec.plausible(p)]
             harm, idx, se, dropped = self._harm(events, do, evidence)
@@ -255,7 +301,10 @@ class Guard:
         estimates, which = self._estimates(harm, idx)
         principles = {}
         for p in self.spec.principles:
-            ph, pidx, _, _ = self._harm(self.spec.plausible(p), do, evidence)
+            if len(self.spec.principles) == 1:  # the union is this principle
+                ph, pidx = harm, idx
+            else:
+                ph, pidx, _, _ = self._harm(self.spec.plausible(p), do, evidence)
             pe, _ = self._estimates(ph, pidx)
             principles[p.name] = {
                 "posterior_predictive": pe["posterior_predictive"],

@@ -12,6 +12,7 @@ can catch them all in one place. User mistakes also derive from the matching bui
     ├── FileFormatError (ValueError)       a saved file that is corrupt, foreign or of a newer version
     ├── NotFittedError (AttributeError)    a fitted attribute read before ``fit``
     ├── SamplerError (RuntimeError)        a sampler that cannot run on this problem (e.g. d too large)
+    ├── AuditError (RuntimeError)          the audit store failed; no decision is returned (scientist.guard)
     └── BackendError (RuntimeError)        an LLM backend failed (scientist.monitors.backends)
 
 Messages name the parameter, the value received, what was expected and how to fix it.

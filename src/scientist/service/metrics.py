@@ -1,9 +1,10 @@
 """Prometheus metrics of the guard service, in the text exposition format (version 0.0.4).
 
-Counters and one latency histogram, kept in memory by each worker process (with
-``--workers N`` every worker reports its own numbers; Prometheus adds them up across scrapes of
-each). Labels have a bounded set of values: the route template (``other`` for unknown paths),
-the method, the status code, and the decision.
+Counters and one latency histogram, kept in memory by each worker process: with
+``--workers N`` a scrape is answered by one worker, with its own numbers, and
+``scientist_worker_info{pid=...}`` says which (run one worker per port, or one scrape target
+per worker, where every request must be counted). Labels have a bounded set of values: the
+route template (``other`` for unknown paths), the method, the status code, and the decision.
 
 References
 ----------
@@ -13,6 +14,7 @@ References
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 from collections import defaultdict
 
@@ -112,6 +114,9 @@ class Metrics:
                 for k, v in sorted(self.cache.items())
             ]
             out += [
+                "# HELP scientist_worker_info The worker process that answered this scrape.",
+                "# TYPE scientist_worker_info gauge",
+                f"scientist_worker_info{_labels((('pid', str(os.getpid())),))} 1",
                 "# HELP scientist_audit_failures_total Decisions refused (503) because the audit store failed.",
                 "# TYPE scientist_audit_failures_total counter",
                 f"scientist_audit_failures_total {self.audit_failures}",

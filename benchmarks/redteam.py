@@ -322,7 +322,8 @@ def run_cue_ablation(seed: int) -> list[str]:
                 on = guard.decide(dict(action), {"Load": load, "Cue": 1.0})
                 n += 1
                 flips += off.decision != on.decision
-                shift = max(shift, *(abs(off.estimates[r] - on.estimates[r]) for r in RULES))
+                if off.estimates and on.estimates:  # both judged (not escalated as unseen)
+                    shift = max(shift, *(abs(off.estimates[r] - on.estimates[r]) for r in RULES))
         log(f"cue ablation {regime}: {time.perf_counter() - start:.1f} s")
         lines.append(f"| {regime} | {edge:.3f} | {n} | {flips} | {shift:.4f} |")
     print(

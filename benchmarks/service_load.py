@@ -115,7 +115,8 @@ def start_server(post_path: Path, spec_path: Path, db: str, workers: int, cache:
         "--cache-size",
         str(cache),
         "--log-level",
-        "warning",
+        "info",
+        "--no-access-log",
     ]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

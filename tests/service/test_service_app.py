@@ -294,3 +294,15 @@ def test_service_refuses_bad_configuration(asia, db):
         )
     with pytest.raises(InputError, match="posteriors is empty"):
         Service({}, audit=db)
+
+
+async def test_a_failed_inference_is_503_and_not_audited(client, keys, service, monkeypatch):
+    from scientist.service.inference import InferenceUnavailable
+
+    def dead(*args, **kwargs):
+        raise InferenceUnavailable("An inference worker process died; it was restarted.")
+
+    monkeypatch.setattr(service.inference, "verdict", dead)
+    r = await client.post("/v1/decide", json=DECIDE, headers=bearer(keys["decide"]))
+    assert r.status_code == 503 and "died" in r.json()["detail"]
+    assert service.audit.count() == 0

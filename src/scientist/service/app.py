@@ -17,8 +17,8 @@ Errors: 400 (a body that is not UTF-8 text), 401 (missing, malformed, unknown or
 403 (the key lacks the scope), 413 (body over the size limit), 422 (a body that does not
 validate, with pydantic's list of errors without the offending input; or an unknown posterior,
 variable or state, or an unparseable query, with the parser's message), 503 (the audit or key
-store is down). Any other exception is logged and answered with a generic 500 that reveals
-nothing; the worker keeps serving.
+store is down, or an inference process died). Any other exception is logged and answered with
+a generic 500 that reveals nothing; the worker keeps serving.
 
 Build it with :func:`create_app` (tests, embedding) or run it with ``scientist serve``.
 
@@ -27,11 +27,13 @@ References
 .. [1] FastAPI documentation, "Security - HTTP Bearer" and "Handling Errors".
 """
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -45,6 +47,7 @@ from scientist.errors import InputError
 from scientist.guard import AuditError
 from scientist.service.auth import Principal
 from scientist.service.core import Service
+from scientist.service.inference import InferenceUnavailable
 from scientist.service.metrics import CONTENT_TYPE
 from scientist.service.models import (
     AnswerOut,
@@ -64,23 +67,21 @@ MAX_BODY = 64 * 1024
 CONFIG_ENV = "SCIENTIST_SERVICE_CONFIG"
 
 
-def _error(status: int, description: str) -> dict[str, Any]:
+def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorOut, "description": description}
 
 
 _AUTH: dict[int | str, dict[str, Any]] = {
-    401: _error(401, "No key, or a malformed, unknown or revoked key."),
-    403: _error(403, "The key lacks the scope this endpoint needs."),
+    401: _error("No key, or a malformed, unknown or revoked key."),
+    403: _error("The key lacks the scope this endpoint needs."),
 }
 _BODY: dict[int | str, dict[str, Any]] = {
-    400: _error(400, "The body cannot be read (not UTF-8, or a bad Content-Length)."),
-    413: _error(413, "The body is larger than the limit."),
-    422: _error(
-        422, "The body does not validate, or names an unknown posterior, variable or state."
-    ),
+    400: _error("The body cannot be read (not UTF-8, or a bad Content-Length)."),
+    413: _error("The body is larger than the limit."),
+    422: _error("The body does not validate, or names an unknown posterior, variable or state."),
 }
 _STORE: dict[int | str, dict[str, Any]] = {
-    503: _error(503, "The audit or key store is down; retry later.")
+    503: _error("The audit or key store is down; retry later.")
 }
 
 
@@ -90,7 +91,7 @@ class _TooLarge(HTTPException):
 
 
 class _Edge:
-    """Outer ASGI layer: the body-size limit, request metrics, and a log line per failure."""
+    """Outer ASGI layer: the body-size limit (declared or streamed) and request metrics."""
 
     def __init__(self, app: ASGIApp, service: Service, max_body: int, paths: set[str]) -> None:
         self.app, self.service, self.max_body, self.paths = app, service, max_body, paths
@@ -134,7 +135,9 @@ class _Edge:
             )
 
 
-def create_app(service: Service, *, max_body: int = MAX_BODY) -> FastAPI:
+def create_app(
+    service: Service, *, max_body: int = MAX_BODY, close_service: bool = False
+) -> FastAPI:
     """The FastAPI app over ``service``.
 
     Parameters
@@ -143,8 +146,18 @@ def create_app(service: Service, *, max_body: int = MAX_BODY) -> FastAPI:
         The loaded posteriors, specs and stores.
     max_body
         The largest request body accepted, in bytes (413 above it).
+    close_service
+        Close the service (its inference processes and connections) when the server stops.
     """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_service:
+            await run_in_threadpool(service.close)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="scientist guard service",
         version="1",
         description=(
@@ -214,6 +227,11 @@ def create_app(service: Service, *, max_body: int = MAX_BODY) -> FastAPI:
             status_code=503,
             headers={"Retry-After": "1"},
         )
+
+    @app.exception_handler(InferenceUnavailable)
+    async def _inference_down(request: Request, exc: InferenceUnavailable) -> JSONResponse:
+        log.error("inference unavailable on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -302,7 +320,7 @@ def app_from_env() -> FastAPI:
     """The app described by the JSON in ``$SCIENTIST_SERVICE_CONFIG`` (used by ``scientist serve``).
 
     The JSON holds ``posteriors`` and ``specs`` (name -> path), ``db``, ``threshold``,
-    ``rule``, ``alpha``, ``cache_size`` and ``max_body``.
+    ``rule``, ``alpha``, ``cache_size``, ``processes`` and ``max_body``.
     """
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
@@ -316,5 +334,6 @@ def app_from_env() -> FastAPI:
         rule=cfg.get("rule", "prop45"),
         alpha=cfg.get("alpha", 0.01),
         cache_size=cfg.get("cache_size", 4096),
+        processes=cfg.get("processes", 0),
     )
-    return create_app(service, max_body=cfg.get("max_body", MAX_BODY))
+    return create_app(service, max_body=cfg.get("max_body", MAX_BODY), close_service=True)

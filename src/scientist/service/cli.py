@@ -142,8 +142,17 @@ def serve(
     ] = "prop45",
     alpha: Annotated[float, typer.Option(help="Plausibility level of Prop 4.5.")] = 0.01,
     cache_size: Annotated[int, typer.Option(help="Answer-cache entries (0: off).")] = 4096,
+    inference_processes: Annotated[
+        int,
+        typer.Option(
+            help="Processes per worker that run the inference on a cache miss (0: in the worker)."
+        ),
+    ] = 1,
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 64 * 1024,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (method, path, status; never a key).")
+    ] = True,
 ) -> None:
     """Serve the guard and the inference machine over HTTP (see /docs once it runs)."""
     import uvicorn
@@ -153,6 +162,10 @@ def serve(
 
     if workers < 1:
         raise InputError(f"workers={workers} is invalid: expected an integer >= 1.")
+    if inference_processes < 0:
+        raise InputError(
+            f"inference_processes={inference_processes} is invalid: expected an integer >= 0."
+        )
     if max_body < 1024:
         raise InputError(f"max_body={max_body} is invalid: expected at least 1024 bytes.")
     posteriors, specs = _pairs("--posterior", posterior), _pairs("--spec", spec or [])
@@ -164,6 +177,7 @@ def serve(
         "rule": rule,
         "alpha": alpha,
         "cache_size": cache_size,
+        "processes": inference_processes,
         "max_body": max_body,
     }
     # Load and validate everything once here, so a mistake stops the command with a clear
@@ -204,5 +218,6 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        access_log=access_log,
         http="scientist.service.protocol:NoDelayH11Protocol",
     )

@@ -11,7 +11,9 @@ and the key store, and answers two calls:
 Both are pure functions of the loaded posterior and the request (the library keeps no state
 between calls and fixes its seeds), so the service memoises them in a bounded LRU cache: a
 repeated request skips the inference but is still audited, one record per call, with its own
-time and id. ``cache_size=0`` turns the cache off.
+time and id. ``cache_size=0`` turns the cache off. A miss runs in the calling thread or, with
+``processes >= 1``, in worker processes (:mod:`scientist.service.inference`), so that a long
+computation does not hold up the cached requests of the same server process.
 """
 
 from __future__ import annotations
@@ -26,14 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from scientist.errors import InputError
 from scientist.guard import RULES, AuditStore, Guard, HarmSpec
-from scientist.infer import ask
 from scientist.posterior import Posterior
 from scientist.service.auth import KeyStore
+from scientist.service.inference import Inference, _Unrecorded
 from scientist.service.metrics import Metrics
 
 __all__ = ["Loaded", "Service"]
@@ -49,16 +50,6 @@ class Loaded:
     posterior: Posterior
     spec: HarmSpec | None
     fingerprint: str
-
-
-class _Unrecorded(AuditStore):
-    """An audit store that keeps nothing: the service commits each verdict itself."""
-
-    def __init__(self) -> None:
-        self.url = "unrecorded"
-
-    def append(self, record: dict[str, Any]) -> int:
-        return 0
 
 
 class _LRU:
@@ -105,6 +96,9 @@ class Service:
         Defaults of the guard (a request may override ``threshold`` and ``rule``).
     cache_size
         Entries of the answer cache (0: no cache).
+    processes
+        Worker processes that run the inference on a cache miss (0: the calling thread); see
+        :mod:`scientist.service.inference`. Call :meth:`close` to stop them.
     """
 
     def __init__(
@@ -118,6 +112,7 @@ class Service:
         rule: str = "prop45",
         alpha: float = 0.01,
         cache_size: int = 4096,
+        processes: int = 0,
     ) -> None:
         if not posteriors:
             raise InputError(
@@ -160,6 +155,14 @@ class Service:
         self.metrics = Metrics()
         self._verdicts = _LRU(cache_size)
         self._answers = _LRU(min(cache_size, 256))
+        self.inference = Inference(
+            {k: (v.posterior, v.spec) for k, v in self.loaded.items()}, processes
+        )
+
+    def close(self) -> None:
+        """Stop the inference processes and close the stores' connections."""
+        self.inference.close()
+        self.audit.close()
 
     def mask(self, text: str) -> str:
         """``text`` with the store's URL shown without its password (for logs)."""
@@ -217,18 +220,7 @@ class Service:
         base = self._verdicts.get(key)
         self.metrics.observe_cache("decide", base is not None)
         if base is None:
-            guard = Guard(
-                item.posterior,
-                item.spec,
-                threshold=threshold,
-                rule=rule,
-                alpha=self.alpha,
-                audit=_Unrecorded(),
-            )
-            with np.errstate(all="ignore"):  # an overflow shows up as a non-finite number
-                verdict = guard.decide(action, context).to_dict()
-            base = {k: v for k, v in verdict.items() if k not in ("audit_id", "time")}
-            _finite_json(base, f"the verdict on {action!r}")
+            base = self.inference.verdict(posterior, action, context, threshold, rule, self.alpha)
             self._verdicts.put(key, base)
         out = {**base, "audit_id": None, "time": dt.datetime.now(dt.UTC).isoformat()}
         try:
@@ -260,19 +252,6 @@ class Service:
         body = self._answers.get(key)
         self.metrics.observe_cache("ask", body is not None)
         if body is None:
-            with np.errstate(all="ignore"):
-                answer = ask(item.posterior, query, seed=seed, level=level, n_draws=draws)
-            body = _finite_json(answer.to_dict(), f"the answer to {query!r}")
+            body = self.inference.answer(item.name, query, level, seed, draws)
             self._answers.put(key, body)
         return body
-
-
-def _finite_json(obj: Any, what: str) -> bytes:
-    """Strict JSON (no NaN or Infinity); an :class:`InputError` when a number overflowed."""
-    try:
-        return json.dumps(obj, allow_nan=False).encode()
-    except ValueError:
-        raise InputError(
-            f"{what} is not a finite number: the values in the request overflow the model's "
-            "arithmetic. Use values on the scale of the data."
-        ) from None

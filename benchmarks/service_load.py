@@ -93,7 +93,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(post_path: Path, spec_path: Path, db: str, workers: int, cache: int, log: Path):
+def start_server(
+    post_path: Path, spec_path: Path, db: str, workers: int, cache: int, log: Path, processes: int
+):
     port = free_port()
     cmd = [
         sys.executable,
@@ -114,6 +116,8 @@ def start_server(post_path: Path, spec_path: Path, db: str, workers: int, cache:
         "0.3",
         "--cache-size",
         str(cache),
+        "--inference-processes",
+        str(processes),
         "--log-level",
         "info",
         "--no-access-log",
@@ -185,10 +189,20 @@ async def cache_misses(url: str, workers: int) -> int:
 
 
 async def run_rate(
-    client: httpx.AsyncClient, bodies: list[dict[str, Any]], rate: float, duration: float
+    client: httpx.AsyncClient,
+    bodies: list[dict[str, Any]],
+    rate: float,
+    duration: float,
+    novel: float = 0.0,
 ) -> dict[str, Any]:
-    """Open-loop load at ``rate`` requests/s; latency from each request's due time."""
+    """Open-loop load at ``rate`` requests/s; latency from each request's due time.
+
+    A fraction ``novel`` of the requests carry a threshold never sent before, so they miss the
+    verdict cache and run the inference.
+    """
     n = int(rate * duration)
+    fresh = set(np.flatnonzero(np.random.default_rng(int(rate)).random(n) < novel).tolist())
+    novel_latencies: list[float] = []
     latencies: list[float] = []
     errors: dict[str, int] = {}
     ok = 0
@@ -200,20 +214,26 @@ async def run_rate(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        body = bodies[i % len(bodies)]
+        if i in fresh:
+            body = {**body, "threshold": round(0.3 + 1e-7 * (i + 1) + 1e-3 * rate, 9)}
         try:
-            r = await client.post("/v1/decide", json=bodies[i % len(bodies)])
+            r = await client.post("/v1/decide", json=body)
             if r.status_code == 200:
                 ok += 1
             else:
                 errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
         except httpx.HTTPError as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-        latencies.append(time.perf_counter() - due)
+        (novel_latencies if i in fresh else latencies).append(time.perf_counter() - due)
 
     await asyncio.gather(*(one(i) for i in range(n)))
     wall = time.perf_counter() - start
-    lat = np.sort(np.asarray(latencies)) * 1000
+    lat = np.sort(np.asarray(latencies + novel_latencies)) * 1000
     return {
+        "novel": len(fresh),
+        "novel_p50_ms": float(np.median(novel_latencies)) * 1000 if novel_latencies else None,
+        "cached_p99_ms": float(np.percentile(latencies, 99)) * 1000,
         "rate": rate,
         "sent": n,
         "ok": ok,
@@ -238,7 +258,7 @@ async def main_async(args: argparse.Namespace, url: str, token: str, store: Audi
             print(f"warm-up: {took:.1f} s", file=sys.stderr)
         for rate in args.rates:
             before, misses = store.count(), await cache_misses(url, args.workers)
-            row = await run_rate(client, bodies, rate, args.duration)
+            row = await run_rate(client, bodies, rate, args.duration, args.novel)
             row["audit_rows"] = store.count() - before
             after = await cache_misses(url, args.workers)
             row["cache_misses"] = after - misses if min(after, misses) >= 0 else None
@@ -248,10 +268,12 @@ async def main_async(args: argparse.Namespace, url: str, token: str, store: Audi
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    novel = any(r["novel"] for r in rows)
+    extra = " novel requests | their p50 ms | p99 ms of the others |" if novel else ""
     lines = [
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
-        "| audit rows | lost | cache misses |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| audit rows | lost | cache misses |" + extra,
+        "| ---: " * (11 + 3 * novel) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -263,6 +285,11 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {errs}{detail} | "
             f"{r['audit_rows']} | {r['ok'] - r['audit_rows']} | "
             f"{'?' if r['cache_misses'] is None else r['cache_misses']} |"
+            + (
+                f" {r['novel']} | {r['novel_p50_ms'] or 0:.0f} | {r['cached_p99_ms']:.1f} |"
+                if novel
+                else ""
+            )
         )
     return "\n".join(lines)
 
@@ -275,6 +302,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache-size", type=int, default=4096)
     parser.add_argument("--theories", type=int, default=1000)
+    parser.add_argument(
+        "--novel", type=float, default=0.0, help="Fraction of requests that miss the cache."
+    )
+    parser.add_argument("--inference-processes", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.rates = [float(x) for x in args.rates.split(",")]
@@ -299,6 +330,7 @@ def main(argv: list[str] | None = None) -> None:
             args.workers,
             args.cache_size,
             tmp / "serve.log",
+            args.inference_processes,
         )
         try:
             rows = asyncio.run(main_async(args, url, token, store, requests(post)))
@@ -310,10 +342,15 @@ def main(argv: list[str] | None = None) -> None:
                 proc.kill()
                 proc.wait()
             store.close()
+        restarts = (tmp / "serve.log").read_text().count(" died")
+        if restarts:
+            print(f"the server replaced {restarts} dead worker(s) during the run", file=sys.stderr)
         backend = "SQLite (WAL, synchronous=FULL)" if db.startswith("sqlite") else db.split(":")[0]
         print(
             f"\n{post.n_theories} theories, {args.workers} worker(s), cache "
-            f"{'off' if args.cache_size == 0 else args.cache_size}, audit store {backend}, "
+            f"{'off' if args.cache_size == 0 else args.cache_size}, "
+            f"{args.inference_processes} inference process(es) per worker, "
+            f"{args.novel:.0%} novel requests, audit store {backend}, "
             f"{args.duration:g} s per rate, {platform.machine()} with {_cores()} cores; "
             f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after\n"
         )

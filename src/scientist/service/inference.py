@@ -4,8 +4,9 @@ in a pool of worker processes.
 A verdict over 1,000 theories takes a few hundred milliseconds of pure computation, most of it
 holding Python's global interpreter lock. Run in the serving process, one such request stalls
 every other request of that process for as long. With ``processes >= 1`` the computation runs in
-separate processes (started with ``spawn``, each holding its own copy of the posteriors), so the
-serving process only waits for the result and keeps answering cached requests meanwhile.
+separate processes (started with ``spawn``, each holding its own copy of the posteriors, at a
+lower scheduling priority and with one BLAS thread), so the serving process only waits for the
+result and keeps answering cached requests meanwhile, and takes the CPU first when it needs it.
 
 Results are identical either way: the guard and the inference machine are pure functions of
 the posterior and the request.
@@ -14,6 +15,7 @@ the posterior and the request.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -86,9 +88,24 @@ def answer(posterior: Posterior, query: str, level: float, seed: int, draws: int
 
 # ---------------------------------------------------------------------- worker processes
 _CHILD: dict[str, tuple[Posterior, HarmSpec | None]] = {}
+_NICE = 10
 
 
 def _child_init(sources: dict[str, tuple[Posterior, HarmSpec | None]]) -> None:
+    # A lower scheduling priority: when the cores are busy, the serving processes (cheap,
+    # cached answers) run first and the inference takes the time left over.
+    try:
+        os.nice(_NICE)
+    except (AttributeError, OSError):  # pragma: no cover - not on every platform
+        pass
+    # One BLAS / OpenMP thread: the inference is a stream of small contractions (a third
+    # faster single-threaded), and the other cores belong to the serving processes.
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+        pass
     _CHILD.update(sources)
 
 

@@ -16,7 +16,8 @@ cache on, a warm-up pass sends every distinct request until each has been answer
 After each rate the script waits for every request to finish and compares the audit rows added
 to the store with the 200 responses received (they must be equal), and reads from every
 worker's ``/metrics`` how many requests missed the verdict cache (each miss runs the inference
-over all theories, about a third of a second of one core for 1,000 theories).
+over all theories, a fifth to a third of a second of one core for 1,000 theories) and how
+long the audit commits took (mean, and how many took over 25 ms).
 
 Usage::
 
@@ -165,27 +166,30 @@ async def warm_up(url: str, headers: dict[str, str], bodies: list[dict[str, Any]
     return time.perf_counter() - t0
 
 
-async def cache_misses(url: str, workers: int) -> int:
-    """Verdict-cache misses summed over the workers (scraped over fresh connections)."""
-    seen: dict[str, int] = {}
+async def worker_stats(url: str, workers: int) -> dict[str, float] | None:
+    """Cache misses and audit commits summed over the workers (scraped on fresh connections)."""
+    seen: dict[str, dict[str, float]] = {}
+    keys = {
+        'scientist_cache_lookups_total{endpoint="decide",result="miss"}': "misses",
+        "scientist_audit_commit_seconds_sum": "commit_sum",
+        "scientist_audit_commit_seconds_count": "commits",
+        'scientist_audit_commit_seconds_bucket{le="0.025"}': "commits_fast",
+    }
     async with httpx.AsyncClient(base_url=url, headers={"Connection": "close"}, timeout=30) as c:
         for _ in range(60 * workers):
-            text = (await c.get("/metrics")).text
-            pid = misses = None
-            for line in text.splitlines():
-                if line.startswith("scientist_worker_info{"):
-                    pid = line.split('"')[1]
-                if line.startswith(
-                    'scientist_cache_lookups_total{endpoint="decide",result="miss"}'
-                ):
-                    misses = int(line.rsplit(" ", 1)[1])
+            stats: dict[str, float] = dict.fromkeys(keys.values(), 0.0)
+            pid = None
+            for line in (await c.get("/metrics")).text.splitlines():
+                name, _, value = line.rpartition(" ")
+                if name.startswith("scientist_worker_info{"):
+                    pid = name.split('"')[1]
+                elif name in keys:
+                    stats[keys[name]] = float(value)
             if pid is not None:
-                seen[pid] = misses or 0
+                seen[pid] = stats
             if len(seen) == workers:
-                break
-    if len(seen) < workers:
-        return -1  # could not reach every worker
-    return sum(seen.values())
+                return {k: sum(s[k] for s in seen.values()) for k in keys.values()}
+    return None  # could not reach every worker
 
 
 async def run_rate(
@@ -257,11 +261,17 @@ async def main_async(args: argparse.Namespace, url: str, token: str, store: Audi
             took = await warm_up(url, headers, bodies)
             print(f"warm-up: {took:.1f} s", file=sys.stderr)
         for rate in args.rates:
-            before, misses = store.count(), await cache_misses(url, args.workers)
+            before, stats0 = store.count(), await worker_stats(url, args.workers)
             row = await run_rate(client, bodies, rate, args.duration, args.novel)
             row["audit_rows"] = store.count() - before
-            after = await cache_misses(url, args.workers)
-            row["cache_misses"] = after - misses if min(after, misses) >= 0 else None
+            stats1 = await worker_stats(url, args.workers)
+            if stats0 is None or stats1 is None:
+                row.update(cache_misses=None, commit_mean_ms=None, commits_slow=None)
+            else:
+                d = {k: stats1[k] - stats0[k] for k in stats0}
+                row["cache_misses"] = int(d["misses"])
+                row["commit_mean_ms"] = 1000 * d["commit_sum"] / max(d["commits"], 1)
+                row["commits_slow"] = int(d["commits"] - d["commits_fast"])
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
     return rows
@@ -272,8 +282,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     extra = " novel requests | their p50 ms | p99 ms of the others |" if novel else ""
     lines = [
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
-        "| audit rows | lost | cache misses |" + extra,
-        "| ---: " * (11 + 3 * novel) + "|",
+        "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms |" + extra,
+        "| ---: " * (13 + 3 * novel) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -284,7 +294,9 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['rate']:g} | {r['sent']} | {r['ok']} | {r['throughput']:.1f} | "
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {errs}{detail} | "
             f"{r['audit_rows']} | {r['ok'] - r['audit_rows']} | "
-            f"{'?' if r['cache_misses'] is None else r['cache_misses']} |"
+            f"{'?' if r['cache_misses'] is None else r['cache_misses']} | "
+            f"{'?' if r['commit_mean_ms'] is None else format(r['commit_mean_ms'], '.2f')} | "
+            f"{'?' if r['commits_slow'] is None else r['commits_slow']} |"
             + (
                 f" {r['novel']} | {r['novel_p50_ms'] or 0:.0f} | {r['cached_p99_ms']:.1f} |"
                 if novel

@@ -188,6 +188,7 @@ async def test_posteriors_and_audit_pages(client, keys, asia):
     page2 = (await client.get(f"/v1/audit?after_id={page.next_after_id}", headers=h)).json()
     assert [r["id"] for r in page2["records"]] == [4, 5]
     assert page2["records"][0]["verdict"]["decision"] == "block"
+    assert page2["records"][0]["time"].endswith("+00:00")
     r = await client.get("/v1/audit?since=2999-01-01T00:00:00Z", headers=h)
     assert r.json() == {"records": [], "next_after_id": 0}
     r = await client.get("/v1/audit?since=2000-01-01T00:00:00", headers=h)
@@ -261,6 +262,8 @@ async def test_health_and_metrics(client, keys):
     assert 'scientist_decisions_total{posterior="asia",decision="block"} 1' in text
     assert 'scientist_request_duration_seconds_bucket{path="/v1/decide",le="+Inf"} 2' in text
     assert "# TYPE scientist_request_duration_seconds histogram" in text
+    assert 'scientist_audit_commit_seconds_bucket{le="+Inf"} 1' in text
+    assert "scientist_audit_commit_seconds_count 1" in text
 
 
 async def test_openapi_documents_every_status(client):

@@ -123,7 +123,8 @@ class AuditStore:
         """Up to ``limit`` records with ``id > after_id`` (and newer than ``since``), oldest first.
 
         For reading the store forward in pages: pass the last ``id`` seen as the next
-        ``after_id``. A naive ``since`` is taken as UTC.
+        ``after_id``. A naive ``since`` is taken as UTC; times come back in UTC with their
+        offset, whatever the backend.
         """
         query = (
             sa.select(DECISIONS)
@@ -146,7 +147,8 @@ class AuditStore:
         out = []
         for r in rows:
             d = dict(r)
-            d["time"] = d["time"].isoformat()
+            t = d["time"]
+            d["time"] = (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t).isoformat()
             d["verdict"] = json.loads(d["verdict"])
             out.append(d)
         return out

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -223,6 +224,7 @@ class Service:
             base = self.inference.verdict(posterior, action, context, threshold, rule, self.alpha)
             self._verdicts.put(key, base)
         out = {**base, "audit_id": None, "time": dt.datetime.now(dt.UTC).isoformat()}
+        started = time.perf_counter()
         try:
             out["audit_id"] = self.audit.append(
                 {
@@ -239,6 +241,7 @@ class Service:
         except Exception:
             self.metrics.observe_audit_failure()
             raise
+        self.metrics.observe_commit(time.perf_counter() - started)
         self.metrics.observe_decision(posterior, out["decision"])
         return out
 

@@ -45,6 +45,8 @@ class Metrics:
         self.audit_failures = 0
         self._hist: dict[str, list[int]] = {}
         self._sum: dict[str, float] = defaultdict(float)
+        self._commit = [0] * (len(BUCKETS) + 1)
+        self._commit_sum = 0.0
 
     def observe_request(self, method: str, path: str, status: int, seconds: float) -> None:
         """Count one request and record its latency."""
@@ -63,6 +65,12 @@ class Metrics:
         """Count a lookup of the answer cache."""
         with self._lock:
             self.cache[(("endpoint", endpoint), ("result", "hit" if hit else "miss"))] += 1
+
+    def observe_commit(self, seconds: float) -> None:
+        """Record the time one audit record took to commit."""
+        with self._lock:
+            self._commit[bisect.bisect_left(BUCKETS, seconds)] += 1
+            self._commit_sum += seconds
 
     def observe_audit_failure(self) -> None:
         """Count a decision refused because the audit store failed."""
@@ -86,17 +94,14 @@ class Metrics:
                 "# TYPE scientist_request_duration_seconds histogram",
             ]
             for path, counts in sorted(self._hist.items()):
-                running = 0
-                for le, c in zip((*BUCKETS, float("inf")), counts, strict=True):
-                    running += c
-                    bound = "+Inf" if le == float("inf") else repr(le)
-                    out.append(
-                        f"scientist_request_duration_seconds_bucket"
-                        f"{_labels((('path', path), ('le', bound)))} {running}"
-                    )
-                lab = _labels((("path", path),))
-                out.append(f"scientist_request_duration_seconds_sum{lab} {self._sum[path]!r}")
-                out.append(f"scientist_request_duration_seconds_count{lab} {running}")
+                out += _histogram(
+                    "scientist_request_duration_seconds", (("path", path),), counts, self._sum[path]
+                )
+            out += [
+                "# HELP scientist_audit_commit_seconds Time to commit one audit record.",
+                "# TYPE scientist_audit_commit_seconds histogram",
+                *_histogram("scientist_audit_commit_seconds", (), self._commit, self._commit_sum),
+            ]
             out += [
                 "# HELP scientist_decisions_total Committed guard decisions by posterior and kind.",
                 "# TYPE scientist_decisions_total counter",
@@ -122,3 +127,16 @@ class Metrics:
                 f"scientist_audit_failures_total {self.audit_failures}",
             ]
         return "\n".join(out) + "\n"
+
+
+def _histogram(
+    name: str, labels: tuple[tuple[str, str], ...], counts: list[int], total: float
+) -> list[str]:
+    out, running = [], 0
+    for le, c in zip((*BUCKETS, float("inf")), counts, strict=True):
+        running += c
+        bound = "+Inf" if le == float("inf") else repr(le)
+        out.append(f"{name}_bucket{_labels((*labels, ('le', bound)))} {running}")
+    out.append(f"{name}_sum{_labels(labels)} {total!r}")
+    out.append(f"{name}_count{_labels(labels)} {running}")
+    return out

@@ -5,7 +5,9 @@ the 1,000 heaviest distinct DAGs kept, weights rescored) and a harm spec (``dysp
 ``scientist serve`` on a free loopback port, and sends ``POST /v1/decide`` requests open-loop
 at each rate for ``--duration`` seconds: request i is due at ``i / rate`` whatever happened to
 the earlier ones, so a slow server faces a growing queue (no coordinated omission), and
-latency is measured from the time a request was due to the time its response arrived.
+latency is measured from the time a request was due to the time its response arrived. The
+load comes from one asyncio process with a minimal HTTP/1.1 client on persistent connections
+(:class:`LoadClient`; a request that finds no idle connection opens one).
 
 The requests cycle through 32 distinct decisions: the 16 interventions ``do(X=x)`` on the 8
 variables, each with no context and with ``xray=yes`` (``asia=yes`` for interventions on xray). The service memoises verdicts (the
@@ -192,8 +194,55 @@ async def worker_stats(url: str, workers: int) -> dict[str, float] | None:
     return None  # could not reach every worker
 
 
+class LoadClient:
+    """A lean HTTP/1.1 client for the load: persistent connections, one request at a time each.
+
+    httpx costs a few milliseconds of CPU per request, which on a 2-core machine shared with
+    the server would be measured as server latency; this client writes the request bytes and
+    reads the status line, the headers and a ``Content-Length`` body, nothing more (enough for
+    the service's JSON answers). A request takes an idle connection or opens a new one.
+    """
+
+    def __init__(self, url: str, token: str) -> None:
+        parsed = httpx.URL(url)
+        self.host, self.port = parsed.host, parsed.port
+        self.head = (
+            f"POST /v1/decide HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, body: bytes) -> int:
+        """Send one decision request; returns the status code."""
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        status_line = await reader.readline()
+        length, close = 0, False
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        await reader.readexactly(length)
+        if close or not status_line:
+            writer.close()
+        else:
+            self.idle.append((reader, writer))
+        return int(status_line.split()[1])
+
+    async def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
 async def run_rate(
-    client: httpx.AsyncClient,
+    client: LoadClient,
     bodies: list[dict[str, Any]],
     rate: float,
     duration: float,
@@ -206,6 +255,7 @@ async def run_rate(
     """
     n = int(rate * duration)
     fresh = set(np.flatnonzero(np.random.default_rng(int(rate)).random(n) < novel).tolist())
+    encoded = [json.dumps(b).encode() for b in bodies]
     novel_latencies: list[float] = []
     latencies: list[float] = []
     errors: dict[str, int] = {}
@@ -218,16 +268,17 @@ async def run_rate(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        body = bodies[i % len(bodies)]
+        body = encoded[i % len(bodies)]
         if i in fresh:
-            body = {**body, "threshold": round(0.3 + 1e-7 * (i + 1) + 1e-3 * rate, 9)}
+            threshold = round(0.3 + 1e-7 * (i + 1) + 1e-3 * rate, 9)
+            body = json.dumps({**bodies[i % len(bodies)], "threshold": threshold}).encode()
         try:
-            r = await client.post("/v1/decide", json=body)
-            if r.status_code == 200:
+            status = await client.post(body)
+            if status == 200:
                 ok += 1
             else:
-                errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
-        except httpx.HTTPError as exc:
+                errors[str(status)] = errors.get(str(status), 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
         (novel_latencies if i in fresh else latencies).append(time.perf_counter() - due)
 
@@ -251,12 +302,10 @@ async def run_rate(
 
 
 async def main_async(args: argparse.Namespace, url: str, token: str, store: AuditStore, bodies):
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     headers = {"Authorization": f"Bearer {token}"}
     rows = []
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, timeout=120, limits=limits
-    ) as client:
+    client = LoadClient(url, token)
+    try:
         if args.cache_size > 0:
             took = await warm_up(url, headers, bodies)
             print(f"warm-up: {took:.1f} s", file=sys.stderr)
@@ -274,6 +323,8 @@ async def main_async(args: argparse.Namespace, url: str, token: str, store: Audi
                 row["commits_slow"] = int(d["commits"] - d["commits_fast"])
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
+    finally:
+        await client.close()
     return rows
 
 

@@ -261,43 +261,14 @@ class Guard:
                 raise QueryError(f"Unknown variable {name!r}; the variables are {names}.")
         unseen = self._unseen(do)
         if unseen:
-            verdict = Verdict(
-                decision="escalate",
-                reason=f"the action exercises a mechanism the data never showed: {unseen}",
-                rule=self.rule,
-                threshold=self.threshold,
-                estimate=None,
-                estimates={},
-                mc_stderr=0.0,
-                principles={},
-                drivers=[],
-                action=action_text,
-                context=context_text,
-                posterior=self.fingerprint,
-                alpha=self.alpha,
-            )
-            return self._record(verdict)
+            reason = f"the action exercises a mechanism the data never showed: {unseen}"
+            return self._escalate_unjudged(reason, action_text, context_text, dropped=0.0)
         try:
             events = [e for p in self.spec.principles for e in self.spec.plausible(p)]
             harm, idx, se, dropped = self._harm(events, do, evidence)
         except ImpossibleEvidenceError as exc:
-            verdict = Verdict(
-                decision="escalate",
-                reason=f"the world model gives this context probability zero: {exc}",
-                rule=self.rule,
-                threshold=self.threshold,
-                estimate=None,
-                estimates={},
-                mc_stderr=0.0,
-                principles={},
-                drivers=[],
-                action=action_text,
-                context=context_text,
-                posterior=self.fingerprint,
-                dropped_mass=1.0,
-                alpha=self.alpha,
-            )
-            return self._record(verdict)
+            reason = f"the world model gives this context probability zero: {exc}"
+            return self._escalate_unjudged(reason, action_text, context_text, dropped=1.0)
         estimates, which = self._estimates(harm, idx)
         principles = {}
         for p in self.spec.principles:
@@ -375,6 +346,26 @@ class Guard:
                 }
             )
         return out
+
+    def _escalate_unjudged(self, reason: str, action: str, context: str, dropped: float) -> Verdict:
+        """An audited escalation for a case the world model cannot estimate at all."""
+        verdict = Verdict(
+            decision="escalate",
+            reason=reason,
+            rule=self.rule,
+            threshold=self.threshold,
+            estimate=None,
+            estimates={},
+            mc_stderr=0.0,
+            principles={},
+            drivers=[],
+            action=action,
+            context=context,
+            posterior=self.fingerprint,
+            dropped_mass=dropped,
+            alpha=self.alpha,
+        )
+        return self._record(verdict)
 
     def _record(self, verdict: Verdict) -> Verdict:
         verdict.audit_id = self.audit.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from collections.abc import Callable
@@ -12,11 +11,10 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from scientist.cli_errors import friendly
 from scientist.data import Dataset
-from scientist.errors import ScientistError
 from scientist.posterior import Posterior
 
 app = typer.Typer(
@@ -27,24 +25,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(fn: F) -> F:
-    """Turn library errors (user mistakes) into a one-line message and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ScientistError as exc:
-            err_console.print(
-                f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 # sub-command groups are registered below

@@ -5,7 +5,6 @@ FastAPI and uvicorn are imported inside the commands, so ``scientist --help`` st
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Callable
@@ -17,7 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scientist.errors import InputError, ScientistError
+from scientist.cli_errors import friendly
+from scientist.errors import InputError
 
 __all__ = ["keys_app", "serve"]
 
@@ -32,20 +32,6 @@ DbOption = Annotated[
 keys_app = typer.Typer(
     help="Create, list and revoke API keys of the guard service.", no_args_is_help=True
 )
-
-
-def _friendly(fn: F) -> F:
-    """Library errors become one line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ScientistError as exc:
-            _err.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _pairs(option: str, values: list[str]) -> dict[str, str]:
@@ -64,7 +50,7 @@ def _pairs(option: str, values: list[str]) -> dict[str, str]:
 
 
 @keys_app.command("create")
-@_friendly
+@friendly
 def keys_create(
     scope: Annotated[
         list[str],
@@ -85,7 +71,7 @@ def keys_create(
 
 
 @keys_app.command("list")
-@_friendly
+@friendly
 def keys_list(
     db: DbOption = DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
@@ -109,7 +95,7 @@ def keys_list(
 
 
 @keys_app.command("revoke")
-@_friendly
+@friendly
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (see `scientist keys list`).")],
     db: DbOption = DB,
@@ -122,7 +108,7 @@ def keys_revoke(
     _err.print(f"revoked {key_id}", highlight=False)
 
 
-@_friendly
+@friendly
 def serve(
     posterior: Annotated[
         list[str],

@@ -11,11 +11,13 @@ from scientist.errors import (
     FileFormatError,
     ImpossibleEvidenceError,
     InputError,
+    MissingDependencyError,
     NotFittedError,
     QueryError,
     SamplerError,
     ScientistError,
 )
+from scientist.executors import LocalExecutor, RayExecutor
 from scientist.infer import Answer, ask, parse_query
 from scientist.posterior import Posterior
 from scientist.priors import EdgePrior, StructurePrior, UniformPrior
@@ -33,9 +35,12 @@ __all__ = [
     "FileFormatError",
     "ImpossibleEvidenceError",
     "InputError",
+    "LocalExecutor",
+    "MissingDependencyError",
     "NotFittedError",
     "Posterior",
     "QueryError",
+    "RayExecutor",
     "SamplerError",
     "ScientistError",
     "StructurePrior",

@@ -13,6 +13,7 @@ can catch them all in one place. User mistakes also derive from the matching bui
     ├── NotFittedError (AttributeError)    a fitted attribute read before ``fit``
     ├── SamplerError (RuntimeError)        a sampler that cannot run on this problem (e.g. d too large)
     ├── AuditError (RuntimeError)          the audit store failed; no decision is returned (scientist.guard)
+    ├── MissingDependencyError (ImportError)  an optional extra is needed (e.g. Ray: scientist-ai[ray])
     └── BackendError (RuntimeError)        an LLM backend failed (scientist.monitors.backends)
 
 Messages name the parameter, the value received, what was expected and how to fix it.
@@ -25,6 +26,7 @@ __all__ = [
     "FileFormatError",
     "ImpossibleEvidenceError",
     "InputError",
+    "MissingDependencyError",
     "NotFittedError",
     "QueryError",
     "SamplerError",
@@ -62,6 +64,10 @@ class NotFittedError(ScientistError, AttributeError):
 
 class SamplerError(ScientistError, RuntimeError):
     """A sampler cannot run on this problem (for example exact enumeration with d > 5)."""
+
+
+class MissingDependencyError(ScientistError, ImportError):
+    """An optional dependency is not installed; the message says which extra to install."""
 
 
 def bad_value(name: str, value: object, expected: str, fix: str | None = None) -> InputError:

@@ -20,6 +20,7 @@ import numpy as np
 
 from scientist.data import Dataset
 from scientist.errors import DataError, InputError, NotFittedError
+from scientist.executors import Executor, make_executor
 from scientist.posterior import Posterior
 from scientist.priors import StructurePrior, make_prior
 from scientist.samplers.diagnostics import edge_rhat
@@ -62,6 +63,11 @@ class WorldModel:
     weighting
         ``"rescored"`` (default) or ``"empirical"`` weights for MCMC posteriors (see
         :class:`scientist.Posterior`).
+    executor
+        Where the chains run: ``"local"`` (default: one vectorised batch in this process),
+        ``"ray"`` (one Ray task per chain on the cluster ``ray.init`` reaches; needs
+        ``pip install 'scientist-ai[ray]'``) or a :class:`scientist.RayExecutor`. The same
+        ``seed`` gives the same posterior on every executor.
     seed
         Seed of the chains' generators (None: fresh entropy).
     progress
@@ -101,6 +107,7 @@ class WorldModel:
         draws_per_order: int = 1,
         max_parents: int | None = None,
         weighting: str = "rescored",
+        executor: str | Executor = "local",
         seed: int | None = None,
         progress: bool = False,
     ) -> None:
@@ -114,6 +121,7 @@ class WorldModel:
         self.draws_per_order = draws_per_order
         self.max_parents = max_parents
         self.weighting = weighting
+        self.executor = executor
         self.seed = seed
         self.progress = progress
 
@@ -132,6 +140,7 @@ class WorldModel:
                 "draws_per_order",
                 "max_parents",
                 "weighting",
+                "executor",
                 "seed",
                 "progress",
             )
@@ -167,6 +176,7 @@ class WorldModel:
             raise InputError(
                 f"weighting={self.weighting!r} is invalid: expected 'rescored' or 'empirical'."
             )
+        make_executor(self.executor)  # a clear error now, not after scoring
         sampler = _ALIASES.get(str(self.sampler), str(self.sampler))
         if sampler == "auto":
             sampler = "exact" if data.n_vars <= 5 else "order_mcmc"
@@ -233,6 +243,7 @@ class WorldModel:
                 thin=self.thin,
                 draws_per_step=self.draws_per_order,
                 progress=self.progress,
+                executor=self.executor,
             )
             samples = run.samples
             if self.n_chains >= 2:

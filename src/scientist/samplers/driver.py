@@ -3,8 +3,11 @@
 Kernels (``exact``, ``order_mcmc``, ``structure_mcmc``) are pure steps with an explicit random
 source. The driver owns everything around them: one generator per chain spawned from one seed
 (:class:`~scientist.samplers.rng.ChainGenerators`, so a chain's draws do not depend on which
-other chains share its batch), burn-in, thinning, progress, and acceptance rates. Chains are
-advanced together in one vectorised batch.
+other chains share its batch), burn-in, thinning, progress, and acceptance rates. With the
+local executor the chains advance together in one vectorised batch; with
+:class:`~scientist.executors.RayExecutor` each chain is one Ray task, the family table is
+shipped once through the object store, and the chains are stacked back in seed order: the
+same seeds give the same samples on either executor.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from scientist.errors import InputError
+from scientist.executors import Executor, LocalExecutor, make_executor
 from scientist.progress import progress_bar
 from scientist.samplers import exact, order_mcmc, structure_mcmc
 from scientist.samplers.rng import ChainGenerators
@@ -65,12 +69,32 @@ def run_chains(
     thin: int,
     draws_per_step: int = 1,
     progress: bool = False,
+    executor: str | Executor = "local",
 ) -> ChainRun:
     """Run one chain per seed: ``burn_in`` steps, then a draw every ``thin`` steps.
 
     Each kept step yields ``draws_per_step`` DAGs (order MCMC draws several DAGs from the same
     order; the other samplers use 1), until ``n_samples`` DAGs per chain are collected.
+    ``executor`` is ``"local"`` (one vectorised batch in this process), ``"ray"`` or an
+    executor (one task per chain; ``progress`` is then not shown).
     """
+    runner = make_executor(executor)
+    if not isinstance(runner, LocalExecutor):
+        if name not in SAMPLERS:
+            raise InputError(f"sampler={name!r} is invalid: expected one of {list(SAMPLERS)}.")
+        job = {
+            "name": name,
+            "n_samples": n_samples,
+            "burn_in": burn_in,
+            "thin": thin,
+            "draws_per_step": draws_per_step,
+        }
+        runs = runner.map(_one_chain, [(job, seed) for seed in seeds], shared=table)
+        return ChainRun(
+            np.concatenate([r.samples for r in runs]),
+            np.concatenate([r.acceptance for r in runs]),
+            runs[0].n_steps,
+        )
     rng = ChainGenerators.from_seeds(seeds)
     per = draws_per_step if name == "order_mcmc" else 1
     state, step, draw = _parts(name, table, rng, per)
@@ -92,3 +116,9 @@ def run_chains(
                 advance(every, acceptance=f"{accepted.mean() / (t + 1):.2f}")
     acceptance = accepted / n_steps if name != "exact" else np.ones(len(seeds))
     return ChainRun(out[:, :n_samples], acceptance, n_steps)
+
+
+def _one_chain(table: FamilyTable, job: tuple[dict[str, Any], np.random.SeedSequence]) -> ChainRun:
+    """One chain, as an executor task: the table is shared, the seed is the chain's own."""
+    kwargs, seed = job
+    return run_chains(table=table, seeds=[seed], **kwargs)

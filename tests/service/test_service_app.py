@@ -279,6 +279,11 @@ async def test_openapi_documents_every_status(client):
         "/v1/ask",
         "/v1/posteriors",
         "/v1/audit",
+        "/v1/whoami",
+        "/v1/posteriors/{name}/edges",
+        "/v1/posteriors/{name}/theories",
+        "/v1/decisions",
+        "/v1/decisions/{audit_id}",
         "/healthz",
         "/metrics",
     }

@@ -139,6 +139,30 @@ class AuditStore:
             if self.engine.dialect.name == "sqlite":  # stored as naive UTC text
                 since = since.replace(tzinfo=None)
             query = query.where(DECISIONS.c.time > since)
+        return self._read(query)
+
+    def recent(
+        self, *, before_id: int | None = None, decision: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` records, newest first, with ``id < before_id`` and this ``decision``.
+
+        For reading the store backwards in pages (a dashboard's "latest decisions"): pass the
+        last ``id`` seen as the next ``before_id``. ``decision`` is ``allow``, ``block``,
+        ``escalate`` or None for all.
+        """
+        query = sa.select(DECISIONS).order_by(DECISIONS.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(DECISIONS.c.id < before_id)
+        if decision is not None:
+            query = query.where(DECISIONS.c.decision == decision)
+        return self._read(query)
+
+    def get(self, record_id: int) -> dict[str, Any] | None:
+        """The record with this id, or None if there is none."""
+        rows = self._read(sa.select(DECISIONS).where(DECISIONS.c.id == record_id))
+        return rows[0] if rows else None
+
+    def _read(self, query: sa.Select[Any]) -> list[dict[str, Any]]:
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).mappings().all()

@@ -9,12 +9,22 @@ Endpoints (all JSON; see ``/openapi.json`` or ``/docs`` of a running server):
 ``POST /v1/ask``        ask        answer a causal query with its uncertainty
 ``GET /v1/posteriors``  any key    what is loaded: variables, theories, fingerprint
 ``GET /v1/audit``       admin      committed decisions, oldest first, paged by ``after_id``
+``GET /v1/whoami``      any key    the calling key's id and scopes
+``GET /v1/posteriors/   ask        ``P(i -> j | data)`` for every pair of variables
+{name}/edges``
+``GET /v1/posteriors/   ask        the top theories: weights, edges with their posterior
+{name}/theories``                  probability, effect size, interval and mechanism
+``GET /v1/decisions``   admin      committed decisions, newest first, filtered by decision
+``GET /v1/decisions/    admin      one decision with its explanation
+{audit_id}``
 ``GET /healthz``        none       200 when the audit store answers, 503 otherwise
 ``GET /metrics``        none       Prometheus text format
+``GET /``               none       the web page (:mod:`scientist.service.web`); it asks for a
+                                   key and calls the endpoints above with it
 ======================  =========  ==========================================================
 
 Errors: 400 (a body that is not UTF-8 text), 401 (missing, malformed, unknown or revoked key),
-403 (the key lacks the scope), 413 (body over the size limit), 422 (a body that does not
+403 (the key lacks the scope), 404 (an unknown posterior or decision in the path), 413 (body over the size limit), 422 (a body that does not
 validate, with pydantic's list of errors without the offending input; or an unknown posterior,
 variable or state, or an unparseable query, with the parser's message), 503 (the audit or key
 store is down, or an inference process died). Any other exception is logged and answered with
@@ -34,9 +44,9 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -54,11 +64,17 @@ from scientist.service.models import (
     AskRequest,
     AuditPage,
     DecideRequest,
+    DecisionOut,
+    DecisionsPage,
+    EdgesOut,
     ErrorOut,
     HealthOut,
     PosteriorsOut,
+    TheoriesOut,
     VerdictOut,
+    WhoAmIOut,
 )
+from scientist.service.web import add_page
 
 __all__ = ["CONFIG_ENV", "MAX_BODY", "app_from_env", "create_app"]
 
@@ -83,6 +99,7 @@ _BODY: dict[int | str, dict[str, Any]] = {
 _STORE: dict[int | str, dict[str, Any]] = {
     503: _error("The audit or key store is down; retry later.")
 }
+_QUERY: dict[int | str, dict[str, Any]] = {422: _error("A query parameter does not validate.")}
 
 
 class _TooLarge(HTTPException):
@@ -295,6 +312,101 @@ def create_app(
         records = service.audit.page(after_id=after_id, since=since, limit=limit)
         return {"records": records, "next_after_id": records[-1]["id"] if records else after_id}
 
+    @app.get(
+        "/v1/whoami",
+        response_model=WhoAmIOut,
+        responses={**_AUTH, **_STORE},
+        summary="The calling key's id and scopes",
+    )
+    def whoami(who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+        """Which key is calling and what it may do (the web page checks a key with it)."""
+        return {"key_id": who.key_id, "scopes": sorted(who.scopes)}
+
+    def loaded(name: str) -> str:
+        if name not in service.loaded:
+            raise HTTPException(
+                404,
+                f"posterior={name!r} is not loaded; the loaded posteriors are "
+                f"{sorted(service.loaded)}.",
+            )
+        return name
+
+    _missing: dict[int | str, dict[str, Any]] = {
+        404: _error("No posterior of that name is loaded.")
+    }
+    PosteriorName = Annotated[str, Depends(loaded)]
+
+    @app.get(
+        "/v1/posteriors/{name}/edges",
+        response_model=EdgesOut,
+        responses={**_AUTH, **_missing, **_STORE},
+        summary="Edge marginals of a posterior",
+    )
+    def edges(name: PosteriorName, who: Annotated[Principal, scope("ask")]) -> dict[str, Any]:
+        """``edge_marginals[i][j]`` is the posterior probability of the edge ``i -> j``."""
+        return service.edges(name)
+
+    @app.get(
+        "/v1/posteriors/{name}/theories",
+        response_model=TheoriesOut,
+        responses={**_AUTH, **_missing, **_QUERY, **_STORE},
+        summary="The most probable theories of a posterior",
+    )
+    def theories(
+        name: PosteriorName,
+        who: Annotated[Principal, scope("ask")],
+        top: Annotated[int, Query(ge=1, le=20, description="How many theories.")] = 5,
+        level: Annotated[
+            float,
+            Query(gt=0.0, lt=1.0, allow_inf_nan=False, description="Credible-interval mass."),
+        ] = 0.9,
+    ) -> dict[str, Any]:
+        """Each theory's weight and edges, with effect sizes, intervals and mechanisms."""
+        return service.theories(name, top=top, level=level)
+
+    @app.get(
+        "/v1/decisions",
+        response_model=DecisionsPage,
+        responses={**_AUTH, **_QUERY, **_STORE},
+        summary="Recent decisions, newest first",
+    )
+    def decisions(
+        who: Annotated[Principal, scope("admin")],
+        decision: Annotated[
+            Literal["allow", "block", "escalate"] | None,
+            Query(description="Only this kind of decision."),
+        ] = None,
+        before_id: Annotated[
+            int | None, Query(ge=1, le=2**62, description="Only records with a smaller id.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500, description="Records per page.")] = 50,
+    ) -> dict[str, Any]:
+        """Committed decisions newest first; pass ``next_before_id`` as ``before_id`` to go back."""
+        records = service.decisions(decision=decision, before_id=before_id, limit=limit)
+        last = records[-1]["id"] if len(records) == limit else None
+        return {"records": records, "next_before_id": last}
+
+    @app.get(
+        "/v1/decisions/{audit_id}",
+        response_model=DecisionOut,
+        responses={
+            **_AUTH,
+            404: _error("No decision has that id."),
+            **_QUERY,
+            **_STORE,
+        },
+        summary="One decision with its explanation",
+    )
+    def decision(
+        audit_id: Annotated[int, Path(ge=1, le=2**62)],
+        who: Annotated[Principal, scope("admin")],
+    ) -> dict[str, Any]:
+        """The audit record, its verdict, and the explanation with the theories behind the risk."""
+        record = service.decision(audit_id)
+        if record is None:
+            raise HTTPException(404, f"audit_id={audit_id}: no decision has this id.")
+        return record
+
     @app.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
     def healthz() -> JSONResponse:
         """200 when the audit store answers, 503 otherwise."""
@@ -311,6 +423,7 @@ def create_app(
         """Request counts, latencies, decisions by kind, cache lookups, audit failures."""
         return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
 
+    add_page(app)
     paths = {route.path for route in app.routes if hasattr(route, "path")}
     app.add_middleware(_Edge, service=service, max_body=max_body, paths=paths)
     return app

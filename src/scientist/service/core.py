@@ -8,6 +8,9 @@ and the key store, and answers two calls:
   fails, :class:`~scientist.guard.AuditError` propagates and nothing is returned.
 * :meth:`Service.ask` answers a query with :func:`scientist.ask`.
 
+It also serves what the web page shows (:mod:`scientist.service.views`): a posterior's edge
+marginals and top theories (cached), and the audit store's recent decisions.
+
 Both are pure functions of the loaded posterior and the request (the library keeps no state
 between calls and fixes its seeds), so the service memoises them in a bounded LRU cache: a
 repeated request skips the inference but is still audited, one record per call, with its own
@@ -37,6 +40,7 @@ from scientist.posterior import Posterior
 from scientist.service.auth import KeyStore
 from scientist.service.inference import Inference, _Unrecorded
 from scientist.service.metrics import Metrics
+from scientist.service.views import decision_view, edges_view, theories_view
 
 __all__ = ["Loaded", "Service"]
 
@@ -156,6 +160,7 @@ class Service:
         self.metrics = Metrics()
         self._verdicts = _LRU(cache_size)
         self._answers = _LRU(min(cache_size, 256))
+        self._views = _LRU(min(cache_size, 64))
         self.inference = Inference(
             {k: (v.posterior, v.spec) for k, v in self.loaded.items()}, processes
         )
@@ -197,6 +202,38 @@ class Service:
             }
             for item in self.loaded.values()
         ]
+
+    # ------------------------------------------------------------------ the web page's views
+    def edges(self, name: str) -> dict[str, Any]:
+        """The edge-marginal matrix of posterior ``name`` (see :mod:`~scientist.service.views`)."""
+        item = self.get(name)
+        key = json.dumps(["edges", name])
+        out = self._views.get(key)
+        if out is None:
+            out = edges_view(name, item.posterior)
+            self._views.put(key, out)
+        return out
+
+    def theories(self, name: str, *, top: int = 5, level: float = 0.9) -> dict[str, Any]:
+        """The ``top`` theories of posterior ``name`` with their mechanisms and effect sizes."""
+        item = self.get(name)
+        key = json.dumps(["theories", name, top, level])
+        out = self._views.get(key)
+        if out is None:
+            out = theories_view(name, item.posterior, top, level)
+            self._views.put(key, out)
+        return out
+
+    def decisions(
+        self, *, decision: str | None = None, before_id: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Audit records newest first, optionally of one kind of decision."""
+        return self.audit.recent(before_id=before_id, decision=decision, limit=limit)
+
+    def decision(self, audit_id: int) -> dict[str, Any] | None:
+        """One audit record with its verdict's explanation; None if there is no such record."""
+        record = self.audit.get(audit_id)
+        return None if record is None else decision_view(record)
 
     # ------------------------------------------------------------------ deciding
     def decide(

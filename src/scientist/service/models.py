@@ -19,12 +19,19 @@ __all__ = [
     "AuditPage",
     "AuditRecord",
     "DecideRequest",
+    "DecisionOut",
+    "DecisionsPage",
+    "EdgesOut",
     "ErrorOut",
     "HealthOut",
     "PosteriorInfo",
     "PosteriorsOut",
+    "TheoriesOut",
+    "TheoryEdge",
+    "TheoryOut",
     "VariableInfo",
     "VerdictOut",
+    "WhoAmIOut",
 ]
 
 Rule = Literal["posterior_predictive", "prop33", "prop45", "credible"]
@@ -166,6 +173,70 @@ class AuditPage(BaseModel):
 
     records: list[AuditRecord]
     next_after_id: int
+
+
+class DecisionsPage(BaseModel):
+    """Audit records, newest first; pass ``next_before_id`` as ``before_id`` for older ones."""
+
+    records: list[AuditRecord]
+    next_before_id: int | None = Field(description="null when there are no older records.")
+
+
+class DecisionOut(AuditRecord):
+    """One committed decision with its explanation in words (``Verdict.explain()``)."""
+
+    explanation: str
+
+
+class WhoAmIOut(BaseModel):
+    """The calling key: its public id and scopes."""
+
+    key_id: str
+    scopes: list[str]
+
+
+class EdgesOut(BaseModel):
+    """The edge marginals of a posterior: ``edge_marginals[i][j] = P(i -> j | data)``."""
+
+    name: str
+    variables: list[str]
+    edge_marginals: list[list[float]]
+    n_theories: int
+    weighting: str
+
+
+class TheoryEdge(BaseModel):
+    """One edge of a theory: its posterior probability, effect size and mechanism."""
+
+    parent: str
+    child: str
+    probability: float = Field(description="P(parent -> child | data) over all theories.")
+    measure: str | None = Field(
+        description="'weight' (linear-Gaussian) or 'strength' (categorical: total variation)."
+    )
+    value: float | None
+    interval: list[float] | None = Field(description="Credible interval of the effect size.")
+    mechanism: str | None = Field(description="The child's mechanism in this theory, in words.")
+
+
+class TheoryOut(BaseModel):
+    """One theory: its rank (0 is the most probable), posterior weight and edges."""
+
+    rank: int
+    weight: float
+    edges: list[TheoryEdge]
+
+
+class TheoriesOut(BaseModel):
+    """The most probable theories of a posterior."""
+
+    name: str
+    variables: list[str]
+    n_theories: int
+    weighting: str
+    level: float = Field(description="Mass of the effect sizes' credible intervals.")
+    mass: float = Field(description="Total posterior weight of the theories listed.")
+    theories: list[TheoryOut]
 
 
 class HealthOut(BaseModel):

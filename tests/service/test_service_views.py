@@ -1,0 +1,173 @@
+"""The endpoints behind the web page, in-process: whoami, edges, theories, decisions, the page."""
+
+import numpy as np
+import pytest
+
+from scientist import Posterior, Theory
+from scientist.data import Variable
+from scientist.service import Service, create_app
+from scientist.service.models import (
+    DecisionOut,
+    DecisionsPage,
+    EdgesOut,
+    TheoriesOut,
+    WhoAmIOut,
+)
+from scientist.service.views import theories_view
+
+pytestmark = pytest.mark.anyio
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_whoami(client, keys, service):
+    r = await client.get("/v1/whoami", headers=bearer(keys["all"]))
+    who = WhoAmIOut.model_validate(r.json())
+    assert who.scopes == ["admin", "ask", "decide"]
+    assert keys["all"].startswith(f"sci_{who.key_id}_")
+    r = await client.get("/v1/whoami")
+    assert r.status_code == 401 and "Missing API key" in r.json()["detail"]
+    r = await client.get("/v1/whoami", headers=bearer("sci_000000000000_" + "x" * 43))
+    assert r.status_code == 401
+
+
+async def test_edges_are_the_posteriors_edge_marginals(client, keys, asia):
+    r = await client.get("/v1/posteriors/asia/edges", headers=bearer(keys["ask"]))
+    assert r.status_code == 200
+    out = EdgesOut.model_validate(r.json())
+    assert out.variables == asia.names and out.n_theories == 1
+    np.testing.assert_allclose(out.edge_marginals, asia.edge_marginals(), atol=1e-6)
+    r = await client.get("/v1/posteriors/asia/edges", headers=bearer(keys["decide"]))
+    assert r.status_code == 403 and "'ask' scope" in r.json()["detail"]
+    r = await client.get("/v1/posteriors/nope/edges", headers=bearer(keys["ask"]))
+    assert r.status_code == 404 and "posterior='nope' is not loaded" in r.json()["detail"]
+
+
+async def test_theories_carry_weights_effects_and_mechanisms(client, keys, asia):
+    r = await client.get(
+        "/v1/posteriors/plain/theories?top=3&level=0.8", headers=bearer(keys["ask"])
+    )
+    assert r.status_code == 200
+    out = TheoriesOut.model_validate(r.json())
+    assert len(out.theories) == 1 and out.mass == pytest.approx(1.0) and out.level == 0.8
+    theory = asia.theory(0)
+    effects = {(e["parent"], e["child"]): e for e in theory.edge_effects(0.8)}
+    assert {(e.parent, e.child) for e in out.theories[0].edges} == set(theory.edges())
+    for e in out.theories[0].edges:
+        assert e.probability == 1.0 and e.measure == "strength"
+        assert e.value == pytest.approx(effects[e.parent, e.child]["value"])
+        assert e.interval == pytest.approx(effects[e.parent, e.child]["interval"])
+    smoke_lung = next(e for e in out.theories[0].edges if (e.parent, e.child) == ("smoke", "lung"))
+    # asia's CPT: P(lung=yes | smoke=yes) = 0.1, P(lung=yes | smoke=no) = 0.01
+    assert smoke_lung.mechanism is not None
+    assert "smoke=yes: yes 0.10, no 0.90" in smoke_lung.mechanism
+    assert "smoke=no: yes 0.01, no 0.99" in smoke_lung.mechanism
+    for bad in ("top=0", "top=21", "level=1", "level=nan"):
+        r = await client.get(f"/v1/posteriors/plain/theories?{bad}", headers=bearer(keys["ask"]))
+        assert r.status_code == 422, bad
+
+
+def test_theories_view_of_gaussian_and_structure_only_posteriors():
+    names = ["X0", "X1", "X2"]
+    w = np.array([[0, 1.5, 0], [0, 0, -0.7], [0, 0, 0]])
+    gauss = Posterior.from_theories(
+        [
+            Theory.linear_gaussian(names, w, noise_sd=0.5),
+            Theory.linear_gaussian(names, w.T, noise_sd=0.2),
+        ],
+        weights=[0.7, 0.3],
+    )
+    view = theories_view("g", gauss, top=5, level=0.9)
+    assert [t["weight"] for t in view["theories"]] == pytest.approx([0.7, 0.3])
+    first = {(e["parent"], e["child"]): e for e in view["theories"][0]["edges"]}
+    assert first["X0", "X1"]["value"] == pytest.approx(1.5)
+    assert first["X0", "X1"]["probability"] == pytest.approx(0.7)
+    assert first["X1", "X2"]["mechanism"] == "X2 = 0.00 - 0.70·X1 + N(0, 0.50²)"
+    bare = Posterior(
+        [Variable(n, "continuous") for n in names],
+        gauss.masks,
+        gauss.log_weights,
+        weighting="exact",
+    )
+    view = theories_view("b", bare, top=1, level=0.9)
+    edge = view["theories"][0]["edges"][0]
+    assert edge["measure"] is None and edge["mechanism"] is None and edge["probability"] > 0
+
+
+async def test_recent_decisions_newest_first_filtered_and_paged(client, keys):
+    h = bearer(keys["all"])
+    ids = []
+    for action, context in [
+        ("do(smoke=yes)", None),
+        ("do(smoke=no)", None),
+        ("do(smoke=yes)", {"tub": "yes", "either": "no"}),
+        ("do(smoke=yes)", "xray=yes"),
+    ]:
+        body = {"posterior": "asia", "action": action, "context": context}
+        ids.append((await client.post("/v1/decide", json=body, headers=h)).json()["audit_id"])
+    r = await client.get("/v1/decisions", headers=bearer(keys["admin"]))
+    page = DecisionsPage.model_validate(r.json())
+    assert [x.id for x in page.records] == ids[::-1] and page.next_before_id is None
+    assert [x.decision for x in page.records] == ["block", "escalate", "allow", "block"]
+    r = await client.get("/v1/decisions?decision=block&limit=1", headers=h)
+    page = DecisionsPage.model_validate(r.json())
+    assert [x.id for x in page.records] == [ids[3]] and page.next_before_id == ids[3]
+    r = await client.get(f"/v1/decisions?decision=block&before_id={ids[3]}", headers=h)
+    assert [x["id"] for x in r.json()["records"]] == [ids[0]]
+    for bad in ("decision=vibes", "limit=0", "limit=501", "before_id=0"):
+        r = await client.get(f"/v1/decisions?{bad}", headers=h)
+        assert r.status_code == 422, bad
+    r = await client.get("/v1/decisions", headers=bearer(keys["ask"]))
+    assert r.status_code == 403 and "'admin' scope" in r.json()["detail"]
+
+
+async def test_one_decision_with_its_explanation(client, keys):
+    h = bearer(keys["all"])
+    body = {"posterior": "asia", "action": "do(smoke=yes)"}
+    verdict = (await client.post("/v1/decide", json=body, headers=h)).json()
+    r = await client.get(f"/v1/decisions/{verdict['audit_id']}", headers=bearer(keys["admin"]))
+    assert r.status_code == 200
+    out = DecisionOut.model_validate(r.json())
+    assert out.decision == "block" and out.verdict["drivers"] == verdict["drivers"]
+    assert out.explanation.startswith("BLOCK: do(smoke=yes) given no context")
+    assert "driver (" in out.explanation and "smoke -> lung" in out.explanation
+    r = await client.get("/v1/decisions/999", headers=h)
+    assert r.status_code == 404 and "audit_id=999" in r.json()["detail"]
+    r = await client.get("/v1/decisions/0", headers=h)
+    assert r.status_code == 422
+    r = await client.get(f"/v1/decisions/{verdict['audit_id']}", headers=bearer(keys["decide"]))
+    assert r.status_code == 403
+
+
+async def test_the_page_and_its_files_are_served(client):
+    r = await client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert '<script src="/static/app.js" defer></script>' in r.text
+    for path, kind in [
+        ("/static/app.js", "javascript"),
+        ("/static/style.css", "text/css"),
+        ("/static/vendor/cytoscape/cytoscape.min.js", "javascript"),
+        ("/static/vendor/cytoscape/LICENSE", ""),
+    ]:
+        r = await client.get(path)
+        assert r.status_code == 200 and kind in r.headers["content-type"], path
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert "The Cytoscape Consortium" in (await client.get("/static/vendor/cytoscape/LICENSE")).text
+    assert (await client.get("/static/../core.py")).status_code == 404
+
+
+async def test_views_are_cached_per_posterior(asia, db):
+    svc = Service({"asia": asia}, audit=db)
+    first = svc.theories("asia", top=2, level=0.9)
+    assert svc.theories("asia", top=2, level=0.9) is first
+    assert svc.edges("asia") is svc.edges("asia")
+    svc.audit.close()
+
+
+def test_the_page_is_not_in_the_openapi_spec(service):
+    spec = create_app(service).openapi()
+    assert "/" not in spec["paths"] and not any(p.startswith("/static") for p in spec["paths"])

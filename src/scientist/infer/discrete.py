@@ -1,36 +1,34 @@
 """Exact inference in categorical causal networks, batched over theories and parameter draws.
 
 For a query ``P(targets | do(X=x), Z=z)`` every theory's network is mutilated (the intervened
-nodes lose their parents and are fixed), pruned to the ancestors of the query variables (the
-other nodes sum to one), and the remaining factors are contracted with ``opt_einsum`` (a greedy
-elimination order over einsum contractions). Theories are batched: theories with the same relevant
-structure (the parent sets of the query's ancestral nodes) share one contraction over all their
-CPTs and parameter draws. (The code also supports a batch whose families are the *union* of its
-theories' parent sets, each CPT broadcast along the parents it lacks; measured, that is slower
-than one contraction per structure, so batches are formed per structure.) Fixed
-variables (evidence and interventions) are sliced out of every factor before contracting.
+nodes lose their parents and are fixed) and pruned to the ancestors of the query variables (the
+other nodes sum to one). Theories are grouped by this relevant structure, and every group is
+eliminated in one common order with shared, batched messages (:mod:`scientist.infer.elimination`):
+fixed variables (evidence and interventions) are sliced out of every factor, and a group's
+theories and parameter draws ride along the leading axes of each factor. The symbolic plan is
+cached per (relevant structures, query shape), so a repeated query shape only does arithmetic.
 
 References
 ----------
 .. [1] N. L. Zhang and D. Poole, "A simple approach to Bayesian network computations",
    Canadian Conference on AI, 1994 (variable elimination).
 .. [2] J. Pearl, *Causality*, 2009 (the truncated factorisation for do-interventions).
-.. [3] D. G. A. Smith and J. Gray, "opt_einsum - A Python package for optimizing contraction
-   order for einsum-like expressions", JOSS 3(26), 2018.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
-from typing import Any
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
-import opt_einsum
+
+from scientist.infer.elimination import MAX_FACTOR, Plan, build_plan
 
 __all__ = ["CategoricalBatch", "event_probabilities"]
 
-MAX_FACTOR = 2**22  # elements of the largest factor or intermediate before a batch is split
+_PLANS: OrderedDict[tuple, Plan] = OrderedDict()
+_PLAN_CACHE_SIZE = 32
 
 
 class CategoricalBatch:
@@ -44,9 +42,13 @@ class CategoricalBatch:
         Number of states per node.
     cpt
         ``cpt(node, rows) -> (len(rows), M, *parent_cards, r)``: the CPTs (or ``M`` parameter
-        draws of them) of ``node`` for theory indices ``rows``, parents in index order.
+        draws of them) of ``node`` for theory indices ``rows``, parents in index order. For a
+        shared node the leading axis has length 1.
     n_draws
         ``M``, the number of parameter draws ``cpt`` returns per theory.
+    shared
+        ``(d,)`` booleans: the CPT of a shared node depends only on its parent set, not on the
+        theory (``cpt`` is then asked once per parent set, with one theory of that family).
     """
 
     def __init__(
@@ -55,25 +57,13 @@ class CategoricalBatch:
         card: np.ndarray,
         cpt: Callable[[int, np.ndarray], np.ndarray],
         n_draws: int = 1,
+        shared: np.ndarray | None = None,
     ) -> None:
         self.parents = parents
         self.card = card
         self.cpt = cpt
         self.n_draws = n_draws
-
-
-def _ancestral_set(parents: np.ndarray, query: int) -> int:
-    """Bit mask of the query nodes and all their ancestors in any of the theories."""
-    union = np.bitwise_or.reduce(parents, axis=0) if parents.size else np.zeros(0, np.int64)
-    reach = query
-    while True:
-        grown = reach
-        for j in range(union.size):
-            if reach >> j & 1:
-                grown |= int(union[j])
-        if grown == reach:
-            return reach
-        reach = grown
+        self.shared = np.zeros(card.size, bool) if shared is None else np.asarray(shared, bool)
 
 
 def event_probabilities(
@@ -83,9 +73,6 @@ def event_probabilities(
     indicators: dict[int, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """``P(indicators and fixed | do)`` and ``P(fixed | do)`` for theories ``rows``.
-
-    Theories with similar structure are batched together: a batch whose contraction would hold
-    more than ``MAX_FACTOR`` numbers at once is split in two, recursively.
 
     Parameters
     ----------
@@ -101,68 +88,33 @@ def event_probabilities(
     tuple of ndarray
         Two ``(len(rows), M)`` arrays: the joint probability and the evidence probability.
     """
-    query = 0
-    for j in (*fixed, *indicators):
-        query |= 1 << j
-    relevant = _ancestral_set(batch.parents[rows], query)
-    keep = [j for j in range(batch.card.size) if relevant >> j & 1]
-    signature = batch.parents[rows][:, keep]
-    groups = _group_rows(signature) if keep else np.zeros(len(rows), int)
-    out_j = np.empty((len(rows), batch.n_draws))
-    out_d = np.empty_like(out_j)
-    # one contraction per distinct relevant structure, batched over its theories and draws
-    for g in range(groups.max() + 1):
-        where = np.flatnonzero(groups == g)
-        out_j[where], out_d[where] = _solve(batch, rows[where], fixed, indicators, query)
-    return out_j, out_d
-
-
-def _solve(
-    batch: CategoricalBatch,
-    rows: np.ndarray,
-    fixed: dict[int, int],
-    indicators: dict[int, np.ndarray],
-    query: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    parents = batch.parents[rows]
-    d = batch.card.size
-    relevant = _ancestral_set(parents, query)
-    union = np.bitwise_or.reduce(parents, axis=0)
-    sym = {j: opt_einsum.get_symbol(j + 2) for j in range(d)}
-    head = opt_einsum.get_symbol(0) + opt_einsum.get_symbol(1)  # theory, parameter draw
-    plan = []
-    subscripts: list[str] = []
-    shapes: list[tuple[int, ...]] = []
-    for j in range(d):
-        if not relevant >> j & 1:
-            continue
-        family = [p for p in range(d) if int(union[j]) >> p & 1]
-        free = [a for a in (*family, j) if a not in fixed]
-        plan.append((j, family))
-        subscripts.append(head + "".join(sym[a] for a in free))
-        shapes.append((len(rows), batch.n_draws, *[int(batch.card[a]) for a in free]))
-    # targets stay open in the output: one contraction gives P(target states, evidence)
-    open_targets = [j for j in indicators if j not in fixed]
-    out = head + "".join(sym[j] for j in open_targets)
-    n, m = len(rows), batch.n_draws
-    if subscripts:
-        expr = ",".join(subscripts) + "->" + out
-        expression, largest = _plan(expr, tuple(shapes))
-        too_big = max(int(np.prod(s)) for s in shapes) > MAX_FACTOR
-        if (too_big or largest > MAX_FACTOR) and len(rows) > 1:
-            half = len(rows) // 2
-            a = _solve(batch, rows[:half], fixed, indicators, query)
-            b = _solve(batch, rows[half:], fixed, indicators, query)
-            return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
-        factors = []
-        for j, family in plan:
-            factor = _union_factor(batch, j, rows, family)  # (n, M, *cards(family), r_j)
-            index = [slice(None), slice(None)] + [fixed.get(a, slice(None)) for a in (*family, j)]
-            factors.append(factor[tuple(index)])
-        table = np.asarray(expression(*factors), dtype=float)
-        table = np.broadcast_to(table, (n, m, *table.shape[2:]))
-    else:
-        table = np.ones((n, m, *[int(batch.card[j]) for j in open_targets]))
+    m = batch.n_draws
+    if len(rows) == 0:
+        return np.empty((0, m)), np.empty((0, m))
+    targets = tuple(j for j in indicators if j not in fixed)
+    plan = _plan(batch, rows, fixed, targets)
+    values: list[np.ndarray | None] = [None] * plan.n_values
+    for vid, j, mask, g, shared, perm in plan.factors:
+        members = rows[plan.groups[g][:1] if shared else plan.groups[g]]
+        cpt = batch.cpt(j, members)
+        d = batch.card.size
+        family = [p for p in range(d) if mask >> p & 1] + [j]
+        sliced = cpt[(slice(None), slice(None), *[fixed.get(a, slice(None)) for a in family])]
+        values[vid] = sliced.transpose(0, 1, *[2 + i for i in perm])
+    for st in plan.steps:
+        _run(st, values, m)
+    tables = []
+    for st in plan.finals:
+        if st.inputs:
+            out = _run(st, values, m)
+        else:
+            out = np.ones((len(st.outputs), 1, m, *plan.target_cards))
+        tables.append(
+            np.broadcast_to(out, (*out.shape[:2], m, *out.shape[3:])).reshape(
+                -1, m, *plan.target_cards
+            )
+        )
+    table = np.concatenate(tables) if len(tables) > 1 else tables[0]
     scale = 1.0
     weights = np.ones(())
     for j, vec in indicators.items():
@@ -171,9 +123,91 @@ def _solve(
         else:
             weights = np.multiply.outer(weights, np.asarray(vec, dtype=float))
     axes = tuple(range(2, table.ndim))
-    denom = table.sum(axis=axes) if axes else table.copy()
-    joint = scale * ((table * weights).sum(axis=axes) if axes else table.copy())
-    return joint, denom
+    denom = table.sum(axis=axes) if axes else table
+    joint = scale * ((table * weights).sum(axis=axes) if axes else table)
+    return joint[plan.theory_rows], denom[plan.theory_rows]
+
+
+def _run(st: object, values: list[np.ndarray | None], m: int) -> np.ndarray:
+    """One batched elimination step: stack its items' inputs, contract, store the outputs."""
+    inputs: list[list[int]] = st.inputs  # type: ignore[attr-defined]
+    outputs: list[int] = st.outputs  # type: ignore[attr-defined]
+    lead = max(values[v[0]].shape[0] for v in inputs)  # type: ignore[union-attr]
+    per_item = max(1, lead * m * st.out_size)  # type: ignore[attr-defined]
+    chunk = max(1, MAX_FACTOR // per_item)
+    parts = []
+    for start in range(0, len(outputs), chunk):
+        stop = min(start + chunk, len(outputs))
+        operands = [np.stack([values[v] for v in vids[start:stop]]) for vids in inputs]  # type: ignore[misc]
+        parts.append(np.einsum(st.subscripts, *operands))  # type: ignore[attr-defined]
+    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    for k, v in enumerate(outputs):
+        values[v] = out[k]
+    return out
+
+
+def _plan(
+    batch: CategoricalBatch, rows: np.ndarray, fixed: dict[int, int], targets: tuple[int, ...]
+) -> Plan:
+    """The elimination plan of this query shape on these structures (cached)."""
+    parents = np.ascontiguousarray(batch.parents[rows], dtype=np.int64)
+    key = (
+        hashlib.blake2b(parents.tobytes(), digest_size=16).digest(),
+        parents.shape,
+        batch.card.tobytes(),
+        batch.shared.tobytes(),
+        tuple(sorted(fixed)),
+        targets,
+        batch.n_draws,
+    )
+    plan = _PLANS.get(key)
+    if plan is not None:
+        _PLANS.move_to_end(key)
+        return plan
+    query = 0
+    for j in (*fixed, *targets):
+        query |= 1 << j
+    full = _group_rows(parents)
+    first = np.unique(full, return_index=True)[1]
+    distinct = parents[first]
+    relevant = _ancestral_sets(distinct, query)
+    d = batch.card.size
+    inside = (relevant[:, None] >> np.arange(d)) & 1
+    signature = np.where(inside == 1, distinct, -1)
+    sig_group = _group_rows(np.concatenate([signature, relevant[:, None]], axis=1))
+    groups = sig_group[full]
+    n_groups = int(groups.max()) + 1
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
+    members = [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)]
+    reps = np.unique(sig_group, return_index=True)[1]
+    plan = build_plan(
+        signature[reps],
+        np.diff(bounds),
+        members,
+        batch.card,
+        relevant[reps],
+        frozenset(fixed),
+        targets,
+        batch.shared,
+        batch.n_draws,
+    )
+    _PLANS[key] = plan
+    if len(_PLANS) > _PLAN_CACHE_SIZE:
+        _PLANS.popitem(last=False)
+    return plan
+
+
+def _ancestral_sets(parents: np.ndarray, query: int) -> np.ndarray:
+    """Per structure, the bit mask of the query nodes and all their ancestors."""
+    d = parents.shape[1]
+    reach = np.full(parents.shape[0], query, dtype=np.int64)
+    while True:
+        inside = (reach[:, None] >> np.arange(d)) & 1
+        grown = reach | np.bitwise_or.reduce(np.where(inside == 1, parents, 0), axis=1)
+        if np.array_equal(grown, reach):
+            return reach
+        reach = grown
 
 
 def _group_rows(rows: np.ndarray) -> np.ndarray:
@@ -186,44 +220,3 @@ def _group_rows(rows: np.ndarray) -> np.ndarray:
     if not np.array_equal(rows[first[groups]], rows):  # a collision: fall back to exact rows
         groups = np.unique(rows, axis=0, return_inverse=True)[1]
     return groups.ravel()
-
-
-@functools.lru_cache(maxsize=4096)
-def _plan(expr: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[Any, int]:
-    """A compiled contraction (greedy path) and its largest intermediate; cached, as a pure
-    function of the expression and shapes (queries of the same shape on the same structures
-    reuse it)."""
-    path, info = opt_einsum.contract_path(expr, *shapes, shapes=True, optimize="greedy")
-    return opt_einsum.contract_expression(expr, *shapes, optimize=path), int(
-        info.largest_intermediate
-    )
-
-
-def _union_factor(
-    batch: CategoricalBatch, j: int, rows: np.ndarray, family: Sequence[int]
-) -> np.ndarray:
-    """CPTs of node ``j`` for ``rows``, broadcast to the union family, ``(n, M, *cards, r)``."""
-    masks = batch.parents[rows, j]
-    if (masks == masks[0]).all() and int(np.bitwise_count(masks[0])) == len(family):
-        return batch.cpt(j, rows)  # one structure: the CPTs as they are, no copy
-    uniq = np.unique(masks)
-    card = batch.card
-    shape = [card[p] for p in family] + [card[j]]
-    parts = []
-    m_draws = None
-    for mask in uniq:
-        where = np.flatnonzero(masks == mask)
-        members = rows[where]
-        own = [p for p in family if int(mask) >> p & 1]
-        cpt = batch.cpt(j, members)  # (len(members), M, *own cards, r)
-        m_draws = cpt.shape[1]
-        expand = (
-            [slice(None), slice(None)]
-            + [slice(None) if p in own else None for p in family]
-            + [slice(None)]
-        )
-        parts.append((where, np.broadcast_to(cpt[tuple(expand)], (len(members), m_draws, *shape))))
-    out = np.empty((len(rows), m_draws or 1, *shape))
-    for where, arr in parts:
-        out[where] = arr
-    return out

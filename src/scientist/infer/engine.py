@@ -22,6 +22,7 @@ References
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,12 @@ from scientist.posterior import Posterior
 from scientist.theory import CategoricalFamily, Family, GaussianFamily, family_from_scorer
 
 __all__ = ["ask"]
+
+# families computed from a posterior's scorer, kept while the posterior lives (a pure function of
+# the posterior, so answers do not depend on what was asked before)
+_FAMILIES: weakref.WeakKeyDictionary[Posterior, dict[tuple[int, int], Family]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def ask(
@@ -147,7 +154,7 @@ class _Machine:
         self.names = posterior.names
         self.variables = posterior.variables
         self.kind = posterior.variables[0].kind
-        self._families: dict[tuple[int, int], Family] = {}
+        self._families = _FAMILIES.setdefault(posterior, {})
         if posterior.theories is None and posterior.scorer is None:
             raise QueryError(
                 "This posterior holds structures only; it can answer P(X -> Y) and P(X ~> Y)."
@@ -261,41 +268,47 @@ class _Machine:
         card = np.array([v.cardinality for v in self.variables])
         rows = np.arange(self.post.n_theories)
 
+        explicit = self.post.theories is not None
+        # a family's CPT is shared by every theory with that parent set, unless theories carry
+        # their own parameters; an intervened node's point mass is always shared
+        shared = np.full(card.size, not explicit)
+        shared[list(do)] = True
+
         def point_cpt(j: int, members: np.ndarray) -> np.ndarray:
             if j in do:
-                return _delta(card[j], int(do[j]))[None, None].repeat(len(members), 0)
-            if self.post.theories is not None:  # explicit theories: each has its own CPTs
+                return _delta(card[j], int(do[j]))[None, None]
+            if explicit:  # each theory has its own CPTs
                 idx, stacked = self.post.stacked_parameters(j)[int(self.post.masks[members[0], j])]
                 return stacked[np.searchsorted(idx, members)][:, None]
             fam = self.family(int(members[0]), j)
             assert isinstance(fam, CategoricalFamily)
-            cpt = fam.cpt  # shared by every theory with this family
-            return np.broadcast_to(cpt[None, None], (len(members), 1, *cpt.shape))
+            return fam.cpt[None, None]
 
         joint, ev_p = event_probabilities(
-            CategoricalBatch(masks, card, point_cpt), rows, fixed, indicators
+            CategoricalBatch(masks, card, point_cpt, shared=shared), rows, fixed, indicators
         )
         point = (joint[:, 0], ev_p[:, 0])
         draws = None
         if self.uncertain():
             m = self.n_draws
 
-            def draw_cpt(j: int, members: np.ndarray) -> np.ndarray:
-                if j in do:
-                    return (
-                        _delta(card[j], int(do[j]))[None, None].repeat(len(members), 0).repeat(m, 1)
-                    )
-                k0 = int(members[0])
-                fam = self.family(k0, j)
+            def draw_one(k: int, j: int) -> np.ndarray:
+                fam = self.family(k, j)
                 assert isinstance(fam, CategoricalFamily) and fam.concentration is not None
-                g = self._rng(k0, j).standard_gamma(
+                g = self._rng(k, j).standard_gamma(
                     fam.concentration, size=(m, *fam.concentration.shape)
                 )
-                cpt = g / g.sum(axis=-1, keepdims=True)
-                return np.broadcast_to(cpt[None], (len(members), *cpt.shape))
+                return g / g.sum(axis=-1, keepdims=True)
+
+            def draw_cpt(j: int, members: np.ndarray) -> np.ndarray:
+                if j in do:
+                    return _delta(card[j], int(do[j]))[None, None].repeat(m, 1)
+                if explicit:  # each theory draws from its own parameter posterior
+                    return np.stack([draw_one(int(k), j) for k in members])
+                return draw_one(int(members[0]), j)[None]
 
             jd, ed = event_probabilities(
-                CategoricalBatch(masks, card, draw_cpt, m), rows, fixed, indicators
+                CategoricalBatch(masks, card, draw_cpt, m, shared=shared), rows, fixed, indicators
             )
             draws = (jd, ed)
         return point, draws, True, "probability"

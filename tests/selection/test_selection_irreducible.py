@@ -106,7 +106,7 @@ def test_bad_files_give_clear_errors_and_no_partial_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         IrreducibleLosses.load(tmp_path / "nope.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(FileFormatError, match="not a readable .npz"):
+    with pytest.raises(FileFormatError, match=r"not a readable \.npz"):
         IrreducibleLosses.load(tmp_path / "junk.npz")
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(FileFormatError, match="no readable 'meta'"):

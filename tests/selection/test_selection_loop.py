@@ -106,7 +106,7 @@ def test_replay_trains_another_architecture_on_a_subset_with_its_own_indices(
     deep = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 3))
     opt = torch.optim.AdamW(deep.parameters(), lr=1e-3)
     assert train_with_selection(deep, opt, rec.batches(x_sub, y_sub, indices=idx_sub)).steps == 5
-    with pytest.raises(InputError, match="indices mismatch.*row in the replay data"):
+    with pytest.raises(InputError, match=r"indices mismatch.*row in the replay data"):
         rec.batches(d.x[:10], d.y[:10])
 
 

@@ -17,6 +17,10 @@ under every theory, given ``do(action)`` and the observed context, then applies 
 ``rule`` picks the estimate that is reported and checked against its Monte-Carlo error; the
 decision itself needs every rule to agree (block or allow), otherwise it escalates.
 
+``Guard.decide_many(requests, executor="ray")`` judges a batch as Ray tasks (the posterior
+shipped once through Ray's object store) and audits every verdict here, in this process, before
+it returns them; the verdicts are those ``decide`` gives one by one.
+
 Every decision is committed to the audit store before it is returned; if the store fails, the
 call raises :class:`~scientist.guard.audit.AuditError` and returns nothing. A guard keeps no
 memory between calls.
@@ -35,14 +39,17 @@ References
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from scientist.errors import ImpossibleEvidenceError, InputError, QueryError
+from scientist.executors import Executor, make_executor
 from scientist.guard import bounds
 from scientist.guard.audit import AuditStore
 from scientist.guard.spec import HarmSpec
@@ -254,11 +261,82 @@ class Guard:
         self, action: str | dict[str, Any], context: str | dict[str, Any] | None = None
     ) -> Verdict:
         """Judge ``do(action)`` in ``context``; the verdict is audited before it is returned."""
+        return self._record(self._judge(self._prepare(action, context)))
+
+    def decide_many(
+        self,
+        requests: Iterable[Any],
+        *,
+        executor: str | Executor = "local",
+        chunk_size: int | None = None,
+    ) -> list[Verdict]:
+        """Judge many ``(action, context)`` requests; every verdict is audited before any returns.
+
+        Parameters
+        ----------
+        requests
+            Each an ``(action, context)`` pair, a mapping with keys ``"action"`` and
+            ``"context"`` (optional), or an action alone (no context). Actions and contexts
+            take the forms :meth:`decide` takes.
+        executor
+            ``"local"`` (in this process), ``"ray"`` (chunks of requests as Ray tasks on the
+            cluster ``ray.init`` reaches, the posterior shipped once through the object store)
+            or an executor such as :class:`scientist.RayExecutor`.
+        chunk_size
+            Requests per task; default: the requests split evenly into four tasks per
+            worker.
+
+        Returns
+        -------
+        list of Verdict
+            In the order of ``requests``, each the verdict :meth:`decide` gives (the same
+            estimates on every executor), with its ``audit_id``.
+
+        Raises
+        ------
+        InputError
+            A request that cannot be parsed, or that names an unknown variable; its index is
+            in the message, and nothing is judged or audited.
+        AuditError
+            The audit store failed: the verdicts recorded so far stay recorded, none are
+            returned.
+        """
+        runner = make_executor(executor)
+        if chunk_size is not None and (
+            not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1
+        ):
+            raise InputError(f"chunk_size={chunk_size!r} is invalid: expected an integer >= 1.")
+        prepared = []
+        for i, item in enumerate(requests):
+            action, context = _request(i, item)
+            try:
+                prepared.append(self._prepare(action, context))
+            except InputError as exc:
+                raise type(exc)(f"requests[{i}]: {exc}") from exc
+        if not prepared:
+            return []
+        if chunk_size is None:
+            chunk_size = max(1, -(-len(prepared) // (4 * runner.n_workers)))
+        chunks = [prepared[i : i + chunk_size] for i in range(0, len(prepared), chunk_size)]
+        judge = copy.copy(self)
+        judge.audit = None  # type: ignore[assignment]  # the store stays here; workers only judge
+        verdicts = [v for chunk in runner.map(_judge_chunk, chunks, shared=judge) for v in chunk]
+        return [self._record(v) for v in verdicts]
+
+    def _prepare(
+        self, action: str | dict[str, Any], context: str | dict[str, Any] | None
+    ) -> tuple[tuple, tuple, str, str]:
+        """Parse a request and check its variables: ``(do, evidence, action, context text)``."""
         do, evidence, action_text, context_text = _parse(action, context)
         names = self.posterior.names
         for name, _ in (*do, *evidence):
             if name not in names:
                 raise QueryError(f"Unknown variable {name!r}; the variables are {names}.")
+        return do, evidence, action_text, context_text
+
+    def _judge(self, prepared: tuple[tuple, tuple, str, str]) -> Verdict:
+        """The verdict of a prepared request, not yet audited."""
+        do, evidence, action_text, context_text = prepared
         unseen = self._unseen(do)
         if unseen:
             reason = f"the action exercises a mechanism the data never showed: {unseen}"
@@ -299,7 +377,7 @@ class Guard:
                 f"the Monte-Carlo error of the estimate ({se:.2g}) straddles the threshold "
                 f"{self.threshold:g}"
             )
-        verdict = Verdict(
+        return Verdict(
             decision=decision,
             reason=reason,
             rule=self.rule,
@@ -315,7 +393,6 @@ class Guard:
             dropped_mass=dropped,
             alpha=self.alpha,
         )
-        return self._record(verdict)
 
     def _drivers(
         self, harm: np.ndarray, idx: np.ndarray, which: dict[str, int]
@@ -348,8 +425,8 @@ class Guard:
         return out
 
     def _escalate_unjudged(self, reason: str, action: str, context: str, dropped: float) -> Verdict:
-        """An audited escalation for a case the world model cannot estimate at all."""
-        verdict = Verdict(
+        """An escalation (not yet audited) for a case the world model cannot estimate at all."""
+        return Verdict(
             decision="escalate",
             reason=reason,
             rule=self.rule,
@@ -365,7 +442,6 @@ class Guard:
             dropped_mass=dropped,
             alpha=self.alpha,
         )
-        return self._record(verdict)
 
     def _record(self, verdict: Verdict) -> Verdict:
         verdict.audit_id = self.audit.append(
@@ -381,6 +457,27 @@ class Guard:
             }
         )
         return verdict
+
+
+def _judge_chunk(guard: Guard, chunk: list[tuple[tuple, tuple, str, str]]) -> list[Verdict]:
+    """Executor task: the verdicts of a chunk of prepared requests (no audit store here)."""
+    return [guard._judge(p) for p in chunk]
+
+
+def _request(i: int, item: Any) -> tuple[Any, Any]:
+    """One entry of ``decide_many``'s requests as ``(action, context)``."""
+    if isinstance(item, str | dict) and not (
+        isinstance(item, dict) and "action" in item and set(item) <= {"action", "context"}
+    ):
+        return item, None
+    if isinstance(item, dict):
+        return item["action"], item.get("context")
+    if isinstance(item, tuple | list) and len(item) == 2:
+        return item[0], item[1]
+    raise InputError(
+        f"requests[{i}]={item!r} is invalid: expected (action, context), "
+        "{'action': ..., 'context': ...} or an action such as 'do(X=1)'."
+    )
 
 
 def _parse(

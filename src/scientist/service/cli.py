@@ -139,6 +139,17 @@ def serve(
     access_log: Annotated[
         bool, typer.Option(help="Log one line per request (method, path, status; never a key).")
     ] = True,
+    use_ray: Annotated[
+        bool,
+        typer.Option("--ray", help="Run on Ray Serve (needs `pip install 'scientist-ai[ray]'`)."),
+    ] = False,
+    replicas: Annotated[
+        int, typer.Option(help="With --ray: replicas of the service, sharing one audit store.")
+    ] = 1,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="With --ray: the Ray cluster to join ('auto', 'ray://host:10001')."),
+    ] = None,
 ) -> None:
     """Serve the guard and the inference machine over HTTP (see /docs once it runs)."""
     import uvicorn
@@ -148,6 +159,20 @@ def serve(
 
     if workers < 1:
         raise InputError(f"workers={workers} is invalid: expected an integer >= 1.")
+    if replicas < 1:
+        raise InputError(f"replicas={replicas} is invalid: expected an integer >= 1.")
+    if not use_ray and (replicas != 1 or ray_address is not None):
+        raise InputError(
+            "--replicas and --ray-address need --ray; on one machine without Ray use --workers."
+        )
+    if use_ray:
+        if workers != 1:
+            raise InputError(
+                f"workers={workers} is invalid with --ray: Serve scales by --replicas instead."
+            )
+        from scientist.service.ray_serve import import_serve
+
+        import_serve()  # says how to install Ray before anything is loaded
     if inference_processes < 0:
         raise InputError(
             f"inference_processes={inference_processes} is invalid: expected an integer >= 0."
@@ -192,10 +217,14 @@ def serve(
         for item in service.loaded.values()
     )
     _err.print(
-        f"serving {names} on http://{host}:{port} with {workers} worker(s)",
+        f"serving {names} on http://{host}:{port} with "
+        + (f"{replicas} Ray Serve replica(s)" if use_ray else f"{workers} worker(s)"),
         highlight=False,
         soft_wrap=True,
     )
+    if use_ray:
+        _serve_on_ray(config, replicas, host, port, ray_address, service.mask(db))
+        return
     os.environ[CONFIG_ENV] = json.dumps(config)
     uvicorn.run(
         "scientist.service.app:app_from_env",
@@ -207,3 +236,37 @@ def serve(
         access_log=access_log,
         http="scientist.service.protocol:NoDelayH11Protocol",
     )
+
+
+def _serve_on_ray(
+    config: dict[str, Any],
+    replicas: int,
+    host: str,
+    port: int,
+    address: str | None,
+    db: str,
+) -> None:
+    """Deploy on Ray Serve, then wait until Ctrl-C (or SIGTERM) and take the deployment down."""
+    import signal
+    import threading
+
+    from scientist.service import ray_serve
+
+    if str(config["db"]).startswith("sqlite"):
+        _err.print(
+            f"[yellow]The audit store {escape(db)} is a SQLite file:[/] fine on one machine; "
+            "replicas on other nodes need a shared server (--db postgresql+psycopg://...).",
+            highlight=False,
+            soft_wrap=True,
+        )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        url = ray_serve.deploy(config, replicas=replicas, host=host, port=port, address=address)
+        _err.print(f"ready: {url} ({replicas} replica(s)); Ctrl-C stops it", highlight=False)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ray_serve.shutdown()

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from scientist.cli_errors import friendly
 from scientist.data import Dataset
+from scientist.errors import InputError
 from scientist.posterior import Posterior
 
 app = typer.Typer(
@@ -83,7 +84,7 @@ def learn(
         str, typer.Option(help="auto, bge (continuous) or bdeu (categorical).")
     ] = "auto",
     sampler: Annotated[
-        str, typer.Option(help="auto, exact, order-mcmc or structure-mcmc.")
+        str, typer.Option(help="auto, exact, order-mcmc, structure-mcmc or gflownet.")
     ] = "auto",
     samples: Annotated[int, typer.Option(help="DAG samples per chain.")] = 5000,
     chains: Annotated[int, typer.Option(help="Independent chains.")] = 4,
@@ -100,10 +101,29 @@ def learn(
     ] = False,
     max_parents: Annotated[int | None, typer.Option(help="Maximum in-degree.")] = None,
     top: Annotated[int, typer.Option(help="Theories to print.")] = 3,
+    budget: Annotated[
+        float, typer.Option(help="gflownet: seconds of training (0 with --resume: draw only).")
+    ] = 60.0,
+    device: Annotated[str, typer.Option(help="gflownet: cpu, cuda or auto.")] = "cpu",
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="gflownet: write the trained sampler here.")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="gflownet: start from this checkpoint.")
+    ] = None,
 ) -> None:
-    """Learn a posterior over causal theories from DATA and save it."""
+    """Learn a posterior over causal theories from DATA and save it.
+
+    With --sampler gflownet, a DAG-GFlowNet is trained for --budget seconds and SAMPLES
+    theories are drawn from it; --checkpoint saves the sampler, --resume continues from one.
+    """
     from scientist.world import WorldModel
 
+    if (checkpoint or resume) and sampler != "gflownet":
+        raise InputError(
+            f"--checkpoint and --resume belong to a GFlowNet, not sampler={sampler!r}: "
+            "add --sampler gflownet."
+        )
     cats = [c.strip() for c in categorical.split(",")] if categorical else None
     ds = Dataset.from_csv(data, interventions_column=interventions_column, categorical=cats)
     if standardize:
@@ -116,9 +136,15 @@ def learn(
         n_chains=chains,
         seed=seed,
         max_parents=max_parents,
+        budget=budget,
+        device=device,
+        checkpoint=resume,
         progress=sys.stderr.isatty(),
     ).fit(ds)
     post = wm.posterior_
+    if checkpoint is not None:
+        wm.gflownet_.save(checkpoint)
+        console.print(f"sampler checkpoint written to {checkpoint}")
     post.save(output)
     print_summary(post, top)
     console.print(f"posterior written to {output} ({wm.fit_seconds_:.1f} s)")

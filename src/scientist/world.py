@@ -9,11 +9,14 @@ References
 .. [1] Y. Bengio et al., "Superintelligent agents pose catastrophic risks: can Scientist AI offer
    a safer path?", arXiv:2502.15657, 2025 (the world model of a Scientist AI).
 .. [2] N. Friedman and D. Koller, Machine Learning 50, 2003 (order MCMC).
+.. [3] T. Deleu et al., "Bayesian structure learning with generative flow networks", UAI 2022
+   (the GFlowNet sampler).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,13 +27,15 @@ from scientist.executors import Executor, make_executor
 from scientist.posterior import Posterior
 from scientist.priors import StructurePrior, make_prior
 from scientist.samplers.diagnostics import edge_rhat
-from scientist.samplers.driver import SAMPLERS, run_chains
+from scientist.samplers.driver import SAMPLERS as CHAIN_SAMPLERS
+from scientist.samplers.driver import run_chains
 from scientist.samplers.exact import enumerate_posterior
 from scientist.scores import Score, make_score
 from scientist.scores.table import FamilyTable
 
 __all__ = ["WorldModel"]
 
+SAMPLERS = (*CHAIN_SAMPLERS, "gflownet")
 _ALIASES = {"order-mcmc": "order_mcmc", "structure-mcmc": "structure_mcmc", "mc3": "structure_mcmc"}
 
 
@@ -46,9 +51,10 @@ class WorldModel:
         ``"uniform"`` or a :class:`scientist.priors.StructurePrior`.
     sampler
         ``"auto"`` (``"exact"`` for d <= 5, else ``"order_mcmc"``), ``"exact"``,
-        ``"order_mcmc"`` or ``"structure_mcmc"``.
+        ``"order_mcmc"``, ``"structure_mcmc"`` or ``"gflownet"`` (an amortized sampler trained
+        for ``budget`` seconds, see :class:`scientist.samplers.gflownet.GFlowNet`).
     n_samples
-        DAG samples kept per chain (MCMC samplers).
+        DAG samples kept per chain (MCMC samplers), or drawn from the trained GFlowNet.
     n_chains
         Independent chains; R-hat over edge marginals is reported across them.
     burn_in
@@ -63,6 +69,15 @@ class WorldModel:
     weighting
         ``"rescored"`` (default) or ``"empirical"`` weights for MCMC posteriors (see
         :class:`scientist.Posterior`).
+    budget
+        GFlowNet only: seconds of training (0 with ``checkpoint`` only draws from it).
+    device
+        GFlowNet only: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    checkpoint
+        GFlowNet only: a checkpoint written by ``gflownet_.save`` to resume from.
+    gflownet
+        GFlowNet only: a :class:`~scientist.samplers.gflownet.GFlowNetConfig` of
+        hyper-parameters (default settings when None).
     executor
         Where the chains run: ``"local"`` (default: one vectorised batch in this process),
         ``"ray"`` (one Ray task per chain on the cluster ``ray.init`` reaches; needs
@@ -83,6 +98,9 @@ class WorldModel:
         Split R-hat of every edge indicator (MCMC samplers with at least 2 chains).
     fit_seconds_ : float
         Wall time of ``fit``.
+    gflownet_ : GFlowNet
+        The trained sampler (``sampler="gflownet"``): ``gflownet_.sample(n)`` draws new
+        theories without retraining, ``gflownet_.save(path)`` writes a checkpoint.
 
     Examples
     --------
@@ -107,6 +125,10 @@ class WorldModel:
         draws_per_order: int = 1,
         max_parents: int | None = None,
         weighting: str = "rescored",
+        budget: float = 60.0,
+        device: str = "cpu",
+        checkpoint: str | Path | None = None,
+        gflownet: Any = None,
         executor: str | Executor = "local",
         seed: int | None = None,
         progress: bool = False,
@@ -121,6 +143,10 @@ class WorldModel:
         self.draws_per_order = draws_per_order
         self.max_parents = max_parents
         self.weighting = weighting
+        self.budget = budget
+        self.device = device
+        self.checkpoint = checkpoint
+        self.gflownet = gflownet
         self.executor = executor
         self.seed = seed
         self.progress = progress
@@ -140,6 +166,10 @@ class WorldModel:
                 "draws_per_order",
                 "max_parents",
                 "weighting",
+                "budget",
+                "device",
+                "checkpoint",
+                "gflownet",
                 "executor",
                 "seed",
                 "progress",
@@ -184,6 +214,17 @@ class WorldModel:
             raise InputError(
                 f"sampler={self.sampler!r} is invalid: expected 'auto' or one of {list(SAMPLERS)}."
             )
+        if sampler == "gflownet":
+            b = self.budget
+            if not isinstance(b, int | float) or isinstance(b, bool) or not 0 <= b < float("inf"):
+                raise InputError(f"budget={b!r} is invalid: expected seconds of training >= 0.")
+            if b == 0 and self.checkpoint is None:
+                raise InputError(
+                    "budget=0 trains nothing: give a checkpoint to draw from, or a budget > 0."
+                )
+            from scientist.samplers.gflownet import resolve_device
+
+            resolve_device(self.device)
         if data.n_vars > 62:
             raise InputError(
                 f"The data have d={data.n_vars} variables; this release supports d <= 62."
@@ -220,7 +261,9 @@ class WorldModel:
             "seed": self.seed,
         }
         self.rhat_ = None
-        if sampler == "exact":
+        if sampler == "gflownet":
+            posterior = self._fit_gflownet(data, table, scorer, info)
+        elif sampler == "exact":
             masks, log_post = enumerate_posterior(table)
             posterior = Posterior(
                 data.variables,
@@ -272,6 +315,35 @@ class WorldModel:
         posterior.info["data_fingerprint"] = data.fingerprint()
         posterior.info["support"] = observed_support(data)
         return self
+
+    def _fit_gflownet(
+        self, data: Dataset, table: FamilyTable, scorer: Any, info: dict[str, Any]
+    ) -> Posterior:
+        from scientist.samplers.gflownet import GFlowNet
+
+        if self.checkpoint is not None:
+            gfn = GFlowNet.load(self.checkpoint, table, device=self.device)
+        else:
+            gfn = GFlowNet(table, self.gflownet, device=self.device, seed=self.seed)
+        if self.budget > 0:
+            gfn.train(float(self.budget), progress=self.progress)
+        samples = gfn.sample(self.n_samples, seed=self.seed)
+        info.update(
+            device=str(gfn.device),
+            train_steps=gfn.steps,
+            train_seconds=round(gfn.seconds, 3),
+            last_loss=gfn.history[-1]["loss"] if gfn.history else None,
+            jsd=gfn.history[-1].get("jsd") if gfn.history else None,
+        )
+        self.gflownet_ = gfn
+        return Posterior.from_samples(
+            data.variables,
+            samples,
+            table.graph_scores,
+            weighting=self.weighting,  # type: ignore[arg-type]
+            scorer=scorer,
+            info=info,
+        )
 
     def __getattr__(self, name: str) -> Any:
         if name.endswith("_") and not name.startswith("_"):

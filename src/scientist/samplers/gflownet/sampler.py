@@ -1,0 +1,72 @@
+"""Drawing actions and whole DAGs from a forward policy.
+
+Actions are drawn with the Gumbel-max trick from one explicit ``torch.Generator``, so the same
+seed gives the same DAGs. During training, an ``epsilon`` share of the actions is drawn
+uniformly among the allowed ones, for exploration (Deleu et al. 2022, section 4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from scientist.samplers.gflownet.env import DAGEnv
+from scientist.samplers.gflownet.estimator import EdgePolicy
+
+__all__ = ["draw_dags", "sample_actions"]
+
+
+def _gumbel(shape: torch.Size, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator, device=device).clamp_(min=1e-20)
+    return -torch.log(-torch.log(u))
+
+
+def sample_actions(
+    log_probs: torch.Tensor,
+    valid: torch.Tensor,
+    generator: torch.Generator,
+    epsilon: float = 0.0,
+) -> torch.Tensor:
+    """One action per row from ``log_probs``; with probability ``epsilon``, uniform over ``valid``."""
+    g = _gumbel(log_probs.shape, generator, log_probs.device)
+    actions = torch.argmax(log_probs + g, dim=1)
+    if epsilon > 0:
+        uniform = torch.argmax(g.masked_fill(~valid, float("-inf")), dim=1)
+        explore = torch.rand(actions.shape, generator=generator, device=actions.device) < epsilon
+        # the same Gumbel noise is reused: conditionally on `explore` the two draws are still
+        # exact draws from their own distributions, and the mixture is what is wanted
+        actions = torch.where(explore, uniform, actions)
+    return actions
+
+
+@torch.no_grad()
+def draw_dags(
+    env: DAGEnv,
+    policy: EdgePolicy,
+    n: int,
+    generator: torch.Generator,
+    *,
+    chunk: int = 2048,
+) -> np.ndarray:
+    """``n`` DAGs from the trained policy, as parent masks ``(n, d)`` (int64, on the CPU).
+
+    Trajectories run in chunks of ``chunk`` graphs; finished graphs leave the batch.
+    """
+    out = np.empty((n, env.d), dtype=np.int64)
+    weights = env._bits
+    for lo in range(0, n, chunk):
+        m = min(chunk, n - lo)
+        states = env.reset(m)
+        ids = torch.arange(m, device=env.device)
+        done = torch.empty((m, env.d), dtype=torch.int64, device=env.device)
+        while states.batch_size:
+            valid = env.valid_actions(states)
+            actions = sample_actions(policy(states.adj, valid), valid, generator)
+            stopped = env.step(states, actions)
+            if bool(stopped.any()):
+                fin = states[stopped]
+                done[ids[stopped]] = (fin.adj.to(torch.int64) * weights[:, None]).sum(dim=1)
+                keep = ~stopped
+                states, ids = states[keep], ids[keep]
+        out[lo : lo + m] = done.cpu().numpy()
+    return out

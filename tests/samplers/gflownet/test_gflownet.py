@@ -1,0 +1,206 @@
+"""DAG-GFlowNet: its exact terminating distribution, training against the exact posterior,
+reproducibility and checkpoints."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from scientist import WorldModel
+from scientist.errors import FileFormatError, InputError, SamplerError
+from scientist.graphs import all_dags
+from scientist.priors import UniformPrior
+from scientist.samplers.gflownet import (
+    DAGEnv,
+    GFlowNet,
+    GFlowNetConfig,
+    StateGraph,
+    exact_log_posterior,
+    jensen_shannon,
+)
+from scientist.samplers.gflownet.states import DAGStates
+from scientist.scores import make_score
+from scientist.scores.table import FamilyTable
+
+FAST = GFlowNetConfig(hidden=64, n_envs=16, warmup=256)
+
+
+def _table(data, prior=None):
+    return FamilyTable(make_score("bge").fit(data), prior or UniformPrior(), None)
+
+
+@pytest.fixture(scope="module")
+def gaussian3(gaussian4):
+    from scientist import Dataset
+
+    return Dataset.from_pandas(gaussian4.to_pandas()[["X0", "X1", "X2"]])
+
+
+def _trajectory_sum(gfn: GFlowNet) -> dict[bytes, float]:
+    """P_T by brute force: the probability of every complete trajectory, summed by endpoint."""
+    env, d = gfn.env, gfn.table.d
+    out: dict[bytes, float] = {}
+
+    def walk(adj: np.ndarray, prob: float) -> None:
+        states = DAGStates.from_adjacency(torch.as_tensor(adj[None]))
+        valid = env.valid_actions(states)
+        with torch.no_grad():
+            p = gfn.policy(states.adj, valid).exp()[0].double().numpy()
+        key = states.parent_masks()[0].tobytes()
+        out[key] = out.get(key, 0.0) + prob * p[-1]
+        for a in np.flatnonzero(valid[0, :-1].numpy()):
+            nxt = adj.copy()
+            nxt[a // d, a % d] = True
+            walk(nxt, prob * p[a])
+
+    walk(np.zeros((d, d), dtype=bool), 1.0)
+    return out
+
+
+def test_terminating_distribution_equals_the_sum_over_trajectories(gaussian3):
+    gfn = GFlowNet(_table(gaussian3), FAST, seed=0)
+    masks, p_t = gfn.terminating_distribution()
+    assert p_t.sum() == pytest.approx(1.0, abs=1e-6)
+    brute = _trajectory_sum(gfn)
+    assert len(brute) == len(all_dags(3)) == masks.shape[0]
+    for m, p in zip(masks, p_t, strict=True):
+        assert p == pytest.approx(brute[m.tobytes()], rel=1e-5)
+
+
+def test_draws_follow_the_terminating_distribution(gaussian4):
+    """Empirical frequencies of 40,000 draws against P_T, |z| <= 4.5 with binomial errors."""
+    gfn = GFlowNet(_table(gaussian4), FAST, seed=1).train(steps=200)
+    masks, p_t = gfn.terminating_distribution()
+    draws = gfn.sample(40_000, seed=2)
+    index = {m.tobytes(): k for k, m in enumerate(masks)}
+    counts = np.bincount([index[m.tobytes()] for m in draws], minlength=len(masks))
+    top = np.argsort(-p_t)[:20]
+    n = draws.shape[0]
+    z = (counts[top] / n - p_t[top]) / np.sqrt(p_t[top] * (1 - p_t[top]) / n)
+    assert np.abs(z).max() < 4.5
+
+
+def test_training_approaches_the_exact_posterior(gaussian4):
+    gfn = GFlowNet(_table(gaussian4), FAST, seed=0)
+    before = gfn.exact_jsd()
+    gfn.train(steps=1500, eval_every=500)
+    after = gfn.history[-1]["jsd"]
+    assert before > 0.2
+    assert after < 0.05
+    assert [r["step"] for r in gfn.history] == [500.0, 1000.0, 1500.0]
+    assert all(r["seconds"] > 0 for r in gfn.history)
+
+
+def test_the_accuracy_check_can_fail(gaussian4):
+    """A sampler trained on other data is far from this posterior: the JSD check has power."""
+    from scientist import Dataset
+
+    rng = np.random.default_rng(0)
+    shuffled = np.stack([rng.permutation(col) for col in gaussian4.values.T], axis=1)
+    other = Dataset(gaussian4.variables, shuffled)  # the same margins, no dependence
+    trained = GFlowNet(_table(other), FAST, seed=0).train(steps=1500)
+    assert trained.history[-1]["jsd"] < 0.05  # it learned its own posterior
+    target = np.exp(exact_log_posterior(DAGEnv(_table(gaussian4)), StateGraph(4)))
+    _, p_t = trained.terminating_distribution()
+    assert jensen_shannon(p_t, target) > 0.1
+
+
+def test_same_seed_same_draws_and_checkpoints_resume(gaussian4, tmp_path):
+    table = _table(gaussian4)
+    a = GFlowNet(table, FAST, seed=5).train(steps=300)
+    b = GFlowNet(table, FAST, seed=5).train(steps=300)
+    np.testing.assert_array_equal(a.sample(500, seed=1), b.sample(500, seed=1))
+    path = a.save(tmp_path / "ck.pt")
+    c = GFlowNet.load(path, table)
+    assert c.steps == 300 and c.history == a.history
+    np.testing.assert_array_equal(a.sample(500, seed=1), c.sample(500, seed=1))
+    a.train(steps=100)
+    c.train(steps=100)
+    assert c.steps == 400
+    for pa, pc in zip(a.policy.parameters(), c.policy.parameters(), strict=True):
+        torch.testing.assert_close(pa, pc)
+
+
+def test_checkpoint_errors(gaussian4, gaussian3, tmp_path):
+    table = _table(gaussian4)
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(FileFormatError, match="not a GFlowNet checkpoint"):
+        GFlowNet.load(bad, table)
+    with pytest.raises(InputError, match="does not exist"):
+        GFlowNet.load(tmp_path / "missing.pt", table)
+    path = GFlowNet(_table(gaussian3), FAST, seed=0).save(tmp_path / "three.pt")
+    with pytest.raises(InputError, match="trained on variables"):
+        GFlowNet.load(path, table)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt", "three.pt"]
+
+
+def test_bad_arguments_name_the_parameter(gaussian4):
+    table = _table(gaussian4)
+    with pytest.raises(InputError, match="epsilon=2"):
+        GFlowNetConfig(epsilon=2)
+    with pytest.raises(InputError, match="hidden=0"):
+        GFlowNetConfig(hidden=0)
+    gfn = GFlowNet(table, FAST, seed=0)
+    with pytest.raises(InputError, match="budget"):
+        gfn.train()
+    with pytest.raises(InputError, match="budget=-1"):
+        gfn.train(-1)
+    with pytest.raises(InputError, match="n=0"):
+        gfn.sample(0)
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA device"):
+            GFlowNet(table, FAST, device="cuda")
+    with pytest.raises(InputError, match="device='tpu'"):
+        GFlowNet(table, FAST, device="tpu")
+
+
+def test_exact_distribution_needs_small_graphs():
+    with pytest.raises(SamplerError, match="d <= 5"):
+        StateGraph(6)
+
+
+def test_required_and_forbidden_edges_hold_in_every_draw(gaussian4):
+    prior = UniformPrior(required=[("X0", "X1")], forbidden=[("X2", "X3")])
+    gfn = GFlowNet(_table(gaussian4, prior), FAST, seed=0).train(steps=300)
+    draws = gfn.sample(2000, seed=0)
+    assert ((draws[:, 1] >> 0) & 1).all()
+    assert not ((draws[:, 3] >> 2) & 1).any()
+    _, p_t = gfn.terminating_distribution()
+    assert p_t.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_world_model_gflownet_end_to_end(gaussian4, tmp_path):
+    wm = WorldModel(sampler="gflownet", budget=3, n_samples=500, seed=0, gflownet=FAST).fit(
+        gaussian4
+    )
+    post = wm.posterior_
+    assert post.info["sampler"] == "gflownet" and post.info["train_steps"] > 0
+    assert 0 < post.n_theories <= 500
+    assert post.edge_marginals().shape == (4, 4)
+    ck = wm.gflownet_.save(tmp_path / "wm.pt")
+    again = WorldModel(sampler="gflownet", budget=0, checkpoint=ck, n_samples=200, seed=1).fit(
+        gaussian4
+    )
+    assert again.posterior_.info["train_steps"] == post.info["train_steps"]
+    with pytest.raises(InputError, match="budget=0"):
+        WorldModel(sampler="gflownet", budget=0).fit(gaussian4)
+    with pytest.raises(InputError, match="budget=-2"):
+        WorldModel(sampler="gflownet", budget=-2).fit(gaussian4)
+
+
+def test_interventional_rows_reach_the_reward(asia_small):
+    """With BDeu and interventions, the reward is the world model's score of the same data."""
+    from scientist import Dataset
+
+    df = asia_small.to_pandas()
+    mask = np.zeros((len(df), 4), dtype=bool)
+    mask[:100, 1] = True
+    data = Dataset(asia_small.variables, asia_small.values, interventions=mask)
+    table = FamilyTable(make_score("bdeu").fit(data), UniformPrior(), None)
+    gfn = GFlowNet(table, FAST, seed=0)
+    masks = np.array(list(itertools.islice(all_dags(4, as_masks=True), 50)))
+    np.testing.assert_allclose(gfn.env.log_reward(masks), table.graph_scores(masks))
+    gfn.train(steps=1000)
+    assert gfn.exact_jsd() < 0.1

@@ -23,12 +23,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from scientist.infer.elimination import MAX_FACTOR, Plan, build_plan
+from scientist.infer.elimination import MAX_FACTOR, Plan, Step, build_plan
+
+try:  # numpy's einsum without its Python-level dispatch (a third of a small call's time)
+    from numpy._core.multiarray import c_einsum as _einsum
+except ImportError:  # pragma: no cover - numpy < 2
+    _einsum = np.einsum
 
 __all__ = ["CategoricalBatch", "event_probabilities"]
 
 _PLANS: OrderedDict[tuple, Plan] = OrderedDict()
 _PLAN_CACHE_SIZE = 32
+_EMPTY = np.empty(0)
 
 
 class CategoricalBatch:
@@ -93,20 +99,19 @@ def event_probabilities(
         return np.empty((0, m)), np.empty((0, m))
     targets = tuple(j for j in indicators if j not in fixed)
     plan = _plan(batch, rows, fixed, targets)
-    values: list[np.ndarray | None] = [None] * plan.n_values
-    for vid, j, mask, g, shared, perm in plan.factors:
-        members = rows[plan.groups[g][:1] if shared else plan.groups[g]]
-        cpt = batch.cpt(j, members)
-        d = batch.card.size
-        family = [p for p in range(d) if mask >> p & 1] + [j]
-        sliced = cpt[(slice(None), slice(None), *[fixed.get(a, slice(None)) for a in family])]
-        values[vid] = sliced.transpose(0, 1, *[2 + i for i in perm])
+    values: list[np.ndarray] = [_EMPTY] * plan.n_values
+    whole = slice(None)
+    for vid, j, family, g, shared, perm in plan.factors:
+        cpt = batch.cpt(j, rows[plan.groups[g][:1] if shared else plan.groups[g]])
+        sliced = cpt[(whole, whole, *[fixed.get(a, whole) for a in family])]
+        values[vid] = sliced.transpose(perm)
+    blocks: list[np.ndarray] = []
     for st in plan.steps:
-        _run(st, values, m)
+        blocks.append(_run(st, values, blocks, m))
     tables = []
     for st in plan.finals:
         if st.inputs:
-            out = _run(st, values, m)
+            out = _run(st, values, blocks, m)
         else:
             out = np.ones((len(st.outputs), 1, m, *plan.target_cards))
         tables.append(
@@ -128,22 +133,40 @@ def event_probabilities(
     return joint[plan.theory_rows], denom[plan.theory_rows]
 
 
-def _run(st: object, values: list[np.ndarray | None], m: int) -> np.ndarray:
-    """One batched elimination step: stack its items' inputs, contract, store the outputs."""
-    inputs: list[list[int]] = st.inputs  # type: ignore[attr-defined]
-    outputs: list[int] = st.outputs  # type: ignore[attr-defined]
-    lead = max(values[v[0]].shape[0] for v in inputs)  # type: ignore[union-attr]
-    per_item = max(1, lead * m * st.out_size)  # type: ignore[attr-defined]
-    chunk = max(1, MAX_FACTOR // per_item)
-    parts = []
-    for start in range(0, len(outputs), chunk):
-        stop = min(start + chunk, len(outputs))
-        operands = [np.stack([values[v] for v in vids[start:stop]]) for vids in inputs]  # type: ignore[misc]
-        parts.append(np.einsum(st.subscripts, *operands))  # type: ignore[attr-defined]
-    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+def _run(st: Step, values: list[np.ndarray], blocks: list[np.ndarray], m: int) -> np.ndarray:
+    """One batched elimination step: gather its items' inputs, contract, store the outputs."""
+    outputs = st.outputs
+    if len(outputs) == 1:
+        out = _einsum(st.single, *[values[vids[0]] for vids in st.inputs])
+        values[outputs[0]] = out
+        return out[None]
+    chunk = max(1, MAX_FACTOR // max(1, st.lead * m * st.out_size))
+    if chunk >= len(outputs):
+        out = _einsum(st.subscripts, *[_gather(g, values, blocks) for g in st.gather])
+    else:
+        out = np.concatenate(
+            [
+                _einsum(
+                    st.subscripts,
+                    *[np.array([values[v] for v in vids[i : i + chunk]]) for vids in st.inputs],
+                )
+                for i in range(0, len(outputs), chunk)
+            ]
+        )
     for k, v in enumerate(outputs):
         values[v] = out[k]
     return out
+
+
+def _gather(spec: tuple, values: list[np.ndarray], blocks: list[np.ndarray]) -> np.ndarray:
+    kind = spec[0]
+    if kind == "one":
+        return values[spec[1]][None]
+    if kind == "slice":
+        return blocks[spec[1]][spec[2] : spec[3]]
+    if kind == "take":
+        return blocks[spec[1]][spec[2]]
+    return np.array([values[v] for v in spec[1]])
 
 
 def _plan(

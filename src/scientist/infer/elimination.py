@@ -72,21 +72,28 @@ class Step:
     subscripts: str
     inputs: list[list[int]]
     outputs: list[int]
-    out_size: int  # numbers per item, per leading row
+    out_size: int  # numbers per item and leading row
+    lead: int  # leading rows of every output (1, or the theories of one group)
+    # per input position, how to gather the items' inputs (see ``_gather_specs``)
+    gather: list[tuple] = field(default_factory=list)
+    single: str = ""  # the subscripts for one item, without the stacking axis
+
+    def __post_init__(self) -> None:
+        self.single = self.subscripts.replace("a", "")
 
 
 @dataclass
 class Plan:
     """A compiled elimination for every theory of a query (see the module docstring).
 
-    ``factors`` holds ``(value, node, parent mask, group, shared, axes)``: the value is the CPT of
-    ``node`` for the theories of ``group`` (or, when shared, the one CPT of every theory with
+    ``factors`` holds ``(value, node, family, group, shared, axes)``: the value is the CPT of
+    ``node`` (axes: ``family``, its parents then itself) for the theories of ``group`` (or, when shared, the one CPT of every theory with
     that family), sliced at the fixed nodes and transposed by ``axes``. The other values are
     messages.
     ``theory_rows`` index, per theory, the rows of the concatenated final steps.
     """
 
-    factors: list[tuple[int, int, int, int, bool, tuple[int, ...]]]
+    factors: list[tuple[int, int, tuple[int, ...], int, bool, tuple[int, ...]]]
     n_values: int
     groups: list[np.ndarray]
     steps: list[Step]
@@ -108,15 +115,15 @@ class _Builder:
         self.card = card
         self.fixed = fixed
         self.targets = targets
-        self.factors: list[tuple[int, int, int, int, bool, tuple[int, ...]]] = []
+        self.factors: list[tuple[int, int, tuple[int, ...], int, bool, tuple[int, ...]]] = []
         self.scope: list[int] = []
         self.lead: list[int] = []
         self.order_of: list[int] = []
         self.keys: dict[tuple[int, ...], int] = {}
         self.memo: dict[tuple[int, ...], int] = {}
-        # (order, rank, signature) -> (subscripts, inputs per position, outputs, out size)
-        self.pending: dict[tuple, tuple[str, list[list[int]], list[int], int]] = {}
-        self.finals: dict[tuple, tuple[str, list[list[int]], list[int], int]] = {}
+        # (order, rank, signature) -> (subscripts, inputs per position, outputs, out size, lead)
+        self.pending: dict[tuple, tuple[str, list[list[int]], list[int], int, int]] = {}
+        self.finals: dict[tuple, tuple[str, list[list[int]], list[int], int, int]] = {}
         self.orders: list[_Order] = []
         self.sizes: dict[tuple[int, int], int] = {}
 
@@ -142,7 +149,7 @@ class _Builder:
             if j not in self.fixed:
                 axes.append(j)
             ranks = [order.rank[a] for a in axes]
-            perm = tuple(int(i) for i in np.argsort(ranks))
+            perm = (0, 1, *[2 + int(i) for i in np.argsort(ranks)])
             order.scopes[key] = (sum(1 << r for r in ranks), perm)
         return order.scopes[key]
 
@@ -195,7 +202,7 @@ class _Builder:
             vid = self.keys.get(key)
             if vid is None:
                 vid = self.value(key, scope, 1 if shared[j] else n, o)
-                self.factors.append((vid, j, mask, g, bool(shared[j]), perm))
+                self.factors.append((vid, j, (*_bits(mask), j), g, bool(shared[j]), perm))
             if scope & elim_mask:
                 buckets[(scope & -scope).bit_length() - 1].append(vid)
             else:
@@ -236,7 +243,8 @@ class _Builder:
             sub = self.subscripts(o, [self.scope[v] for v in ins], out)
             no_inputs: list[list[int]] = [[] for _ in ins]
             no_outputs: list[int] = []
-            entry = (sub, no_inputs, no_outputs, self.size(o, out))
+            lead = max([self.lead[v] for v in ins], default=1)
+            entry = (sub, no_inputs, no_outputs, self.size(o, out), lead)
             table[sig] = entry
         for i, v in enumerate(ins):
             entry[1][i].append(v)
@@ -328,11 +336,9 @@ def build_plan(
             gid = len(groups)
             groups.append(part)
             finals.append(b.group(gid, s, shared, len(part), o))
-    steps = [
-        Step(sub, ins, outs, size)
-        for (_, _, *_), (sub, ins, outs, size) in sorted(b.pending.items(), key=lambda kv: kv[0][1])
-    ]
-    final_steps = [Step(sub, ins, outs, size) for sub, ins, outs, size in b.finals.values()]
+    steps = [Step(*entry) for _, entry in sorted(b.pending.items(), key=lambda kv: kv[0][1])]
+    final_steps = [Step(*entry) for entry in b.finals.values()]
+    _gather_specs(steps + final_steps)
     # where each final value lands in the concatenation of the final steps' leading rows
     offset: dict[int, int] = {}
     pos = 0
@@ -355,6 +361,31 @@ def build_plan(
         final_leads=[b.lead[v] for st in final_steps for v in st.outputs],
         target_cards=tuple(int(card[t]) for t in targets),
     )
+
+
+def _gather_specs(steps: list[Step]) -> None:
+    """Say, per step input, how its items' values are gathered with one array operation.
+
+    ``("one", v)``: every item reads value ``v`` (broadcast along the stacking axis);
+    ``("slice", s, a, b)``: rows ``a:b`` of step ``s``'s output; ``("take", s, index)``: those
+    rows of it; ``("list", vids)``: stack the values one by one.
+    """
+    source: dict[int, tuple[int, int]] = {}
+    for i, st in enumerate(steps):
+        for vids in st.inputs:
+            first = source.get(vids[0], (-1, 0))[0]
+            ks = [source.get(v, (-1, 0))[1] for v in vids]
+            if len(set(vids)) == 1:
+                st.gather.append(("one", vids[0]))
+            elif first >= 0 and all(source.get(v, (-1, 0))[0] == first for v in vids):
+                if ks == list(range(ks[0], ks[0] + len(ks))):
+                    st.gather.append(("slice", first, ks[0], ks[0] + len(ks)))
+                else:
+                    st.gather.append(("take", first, np.array(ks)))
+            else:
+                st.gather.append(("list", vids))
+        for k, v in enumerate(st.outputs):
+            source[v] = (i, k)
 
 
 def _nodes(structure: dict[int, int], fixed: frozenset[int]) -> set[int]:

@@ -39,11 +39,13 @@ from scientist.theory import CategoricalFamily, Family, GaussianFamily, family_f
 
 __all__ = ["ask"]
 
-# families computed from a posterior's scorer, kept while the posterior lives (a pure function of
-# the posterior, so answers do not depend on what was asked before)
-_FAMILIES: weakref.WeakKeyDictionary[Posterior, dict[tuple[int, int], Family]] = (
-    weakref.WeakKeyDictionary()
-)
+# what is computed from a posterior alone (families from its scorer, its majority structure),
+# kept while the posterior lives: pure functions of it, so answers never depend on earlier calls
+_DERIVED: weakref.WeakKeyDictionary[Posterior, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _derived(post: Posterior) -> dict[Any, Any]:
+    return _DERIVED.setdefault(post, {})
 
 
 def ask(
@@ -154,7 +156,7 @@ class _Machine:
         self.names = posterior.names
         self.variables = posterior.variables
         self.kind = posterior.variables[0].kind
-        self._families = _FAMILIES.setdefault(posterior, {})
+        self._families = _derived(posterior)
         if posterior.theories is None and posterior.scorer is None:
             raise QueryError(
                 "This posterior holds structures only; it can answer P(X -> Y) and P(X ~> Y)."
@@ -279,6 +281,8 @@ class _Machine:
                 return _delta(card[j], int(do[j]))[None, None]
             if explicit:  # each theory has its own CPTs
                 idx, stacked = self.post.stacked_parameters(j)[int(self.post.masks[members[0], j])]
+                if len(idx) == len(members) and (idx == members).all():
+                    return stacked[:, None]  # every theory with this family, in order: no copy
                 return stacked[np.searchsorted(idx, members)][:, None]
             fam = self.family(int(members[0]), j)
             assert isinstance(fam, CategoricalFamily)
@@ -479,7 +483,10 @@ def _support(
 ) -> list[dict[str, Any]]:
     """The theories that push the answer most up and most down, described by how they differ."""
     push = w * (values - mean)
-    majority = post.edge_marginals() >= 0.5
+    derived = _derived(post)
+    if "majority" not in derived:
+        derived["majority"] = post.edge_marginals() >= 0.5
+    majority = derived["majority"]
     names = post.names
     out: list[dict[str, Any]] = []
     for direction, order in (("up", np.argsort(-push)), ("down", np.argsort(push))):

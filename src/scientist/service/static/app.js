@@ -282,7 +282,7 @@
     const rows = [];
     names.forEach((n) => (rows[layer[n]] = rows[layer[n]] || []).push(n));
     const pos = {};
-    const gapX = 120, gapY = 95;
+    const gapX = 120, gapY = 80;
     rows.forEach((row, r) => {
       if (r > 0) {
         const bary = (n) => parents[n].length ? parents[n].reduce((s, p) => s + pos[p].x, 0) / parents[n].length : 0;
@@ -298,7 +298,7 @@
       { selector: "node", style: {
         label: "data(id)", "text-valign": "center", "text-halign": "center", "font-size": 12,
         "font-family": "system-ui, sans-serif", color: "#1c2330", shape: "round-rectangle",
-        width: "label", height: 28, padding: "10px", "background-color": "#ffffff",
+        width: (n) => 22 + 7.4 * n.id().length, height: 30, "background-color": "#ffffff",
         "border-width": 1.5, "border-color": "#8a97b8",
       } },
       { selector: "edge", style: {
@@ -318,7 +318,8 @@
       elements.push({ data: { id: `e${i}`, source: e.parent, target: e.child, p, opacity: Math.max(0.12, p), edge: e } });
     });
     return cytoscape({
-      container, elements, style: graphStyle(), layout: { name: "preset", fit: true, padding: 28 },
+      container, elements, style: graphStyle(), layout: { name: "preset", fit: true, padding: 24 },
+      minZoom: 0.4, maxZoom: 1.5,
       userZoomingEnabled: false, boxSelectionEnabled: false, autoungrabify: false,
     });
   }

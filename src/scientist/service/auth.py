@@ -6,8 +6,9 @@ and the scopes, never the token itself; the token is shown once, when it is crea
 unsalted digest is safe here because the token is random and 256 bits long (no dictionary to
 try); checks use :func:`hmac.compare_digest`. Tokens are never logged.
 
-Scopes: ``decide`` (POST /v1/decide), ``ask`` (POST /v1/ask), ``admin`` (GET /v1/audit). Any
-valid key may list the loaded posteriors. The table ``api_keys`` lives in the same database as
+Scopes: ``decide`` (POST /v1/decide), ``ask`` (POST /v1/ask and a posterior's edges and
+theories), ``admin`` (GET /v1/audit and /v1/decisions). Any valid key may list the loaded
+posteriors and ask who it is (GET /v1/whoami). The table ``api_keys`` lives in the same database as
 the audit store.
 
 References

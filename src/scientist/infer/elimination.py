@@ -119,8 +119,9 @@ class _Builder:
         self.scope: list[int] = []
         self.lead: list[int] = []
         self.order_of: list[int] = []
-        self.keys: dict[tuple[int, ...], int] = {}
-        self.memo: dict[tuple[int, ...], int] = {}
+        self.bucket: list[int] = []  # size of the bucket that made each message (1: a factor)
+        self.keys: dict[tuple[int, ...], int] = {}  # factor and message identities -> value
+        self.key_of: list[tuple[int, ...]] = []
         # (order, rank, signature) -> (subscripts, inputs per position, outputs, out size, lead)
         self.pending: dict[tuple, tuple[str, list[list[int]], list[int], int, int]] = {}
         self.finals: dict[tuple, tuple[str, list[list[int]], list[int], int, int]] = {}
@@ -176,12 +177,14 @@ class _Builder:
                 buckets[low] = buckets.get(low, 0) | out
         return worst_bucket, worst_msg
 
-    def value(self, key: tuple[int, ...], scope: int, lead: int, o: int) -> int:
+    def value(self, key: tuple[int, ...], scope: int, lead: int, o: int, bucket: int = 1) -> int:
         vid = len(self.scope)
         self.keys[key] = vid
+        self.key_of.append(key)
         self.scope.append(scope)
         self.lead.append(lead)
         self.order_of.append(o)
+        self.bucket.append(bucket)
         return vid
 
     def subscripts(self, o: int, scopes: list[int], out: int) -> str:
@@ -189,17 +192,32 @@ class _Builder:
         ins = ["abc" + "".join(letters[r] for r in _bits(s)) for s in scopes]
         return ",".join(ins) + "->abc" + "".join(letters[r] for r in _bits(out))
 
-    def group(self, g: int, structure: dict[int, int], shared: np.ndarray, n: int, o: int) -> int:
-        """Add the eliminations of one theory group; returns its final value."""
+    def group(
+        self,
+        g: int,
+        structure: dict[int, int],
+        shared: np.ndarray,
+        n: int,
+        o: int,
+        limit: float = math.inf,
+    ) -> int | None:
+        """Add the eliminations of one theory group; returns its final value.
+
+        When a bucket of this group holds more than ``limit`` numbers, nothing is added and the
+        answer is None.
+        """
         order = self.orders[o]
         n_elim = order.n_elim
         elim_mask = (1 << n_elim) - 1
+        start, n_factors, added = len(self.scope), len(self.factors), []
+        keys, scope_of, lead_of = self.keys, self.scope, self.lead
         buckets: list[list[int]] = [[] for _ in range(n_elim)]
         final: list[int] = []
+        worst = 1
         for j, mask in structure.items():
             scope, perm = self.factor_scope(o, j, mask)
             key = (0, o, j, mask, -1 if shared[j] else g)
-            vid = self.keys.get(key)
+            vid = keys.get(key)
             if vid is None:
                 vid = self.value(key, scope, 1 if shared[j] else n, o)
                 self.factors.append((vid, j, (*_bits(mask), j), g, bool(shared[j]), perm))
@@ -213,29 +231,45 @@ class _Builder:
                 continue
             ins.sort()
             mkey = (1, *ins)
-            vid = self.memo.get(mkey)
+            vid = keys.get(mkey)
             if vid is None:
-                scopes = [self.scope[v] for v in ins]
-                out = _or(scopes) & ~(1 << r)
-                vid = self.value(mkey, out, max(self.lead[v] for v in ins), o)
-                self.memo[mkey] = vid
-                self._add(self.pending, (o, r), ins, out, vid)
-            out = self.scope[vid]
+                union = _or([scope_of[v] for v in ins])
+                out = union & ~(1 << r)
+                size = self.size(o, union)
+                vid = self.value(mkey, out, max(lead_of[v] for v in ins), o, size)
+                added.append(self._add(self.pending, (o, r), ins, out, vid))
+            worst = max(worst, self.bucket[vid])
+            out = scope_of[vid]
             if out & elim_mask:
                 buckets[(out & -out).bit_length() - 1].append(vid)
             else:
                 final.append(vid)
+        if worst > limit:  # undo this group's additions
+            for table, sig in reversed(added):
+                _, inputs, outputs, *_ = table[sig]
+                outputs.pop()
+                for vids in inputs:
+                    vids.pop()
+                if not outputs:
+                    del table[sig]
+            for old in self.key_of[start:]:
+                del keys[old]
+            for lst in (self.scope, self.lead, self.order_of, self.bucket, self.key_of):
+                del lst[start:]
+            del self.factors[n_factors:]
+            return None
         final.sort()
         fkey = (2, *final)
-        vid = self.memo.get(fkey)
+        vid = keys.get(fkey)
         if vid is None:
             full = sum(1 << order.rank[t] for t in self.targets)
-            vid = self.value(fkey, full, max([self.lead[v] for v in final], default=1), o)
-            self.memo[fkey] = vid
+            vid = self.value(fkey, full, max([lead_of[v] for v in final], default=1), o)
             self._add(self.finals, (o, -1), final, full, vid)
         return vid
 
-    def _add(self, table: dict, where: tuple[int, int], ins: list[int], out: int, vid: int) -> None:
+    def _add(
+        self, table: dict, where: tuple[int, int], ins: list[int], out: int, vid: int
+    ) -> tuple[dict, tuple]:
         sig = (*where, out, *[(self.scope[v], self.lead[v]) for v in ins])
         entry = table.get(sig)
         if entry is None:
@@ -249,6 +283,7 @@ class _Builder:
         for i, v in enumerate(ins):
             entry[1][i].append(v)
         entry[2].append(vid)
+        return table, sig
 
 
 def _or(masks: list[int]) -> int:
@@ -297,45 +332,45 @@ def build_plan(
         for g in range(len(structures))
     ]
     # the common order: min-fill on the moral edges that most theories have
-    weight: dict[tuple[int, int], int] = {}
-    free: set[int] = set()
-    for s, c in zip(structs, counts, strict=True):
-        for j, mask in s.items():
-            fam = [p for p in _bits(mask) if p not in fixed] + ([j] if j not in fixed else [])
-            free.update(fam)
-            for x in range(len(fam)):
-                for y in range(x):
-                    e = (min(fam[x], fam[y]), max(fam[x], fam[y]))
-                    weight[e] = weight.get(e, 0) + int(c)
+    weight, free_nodes = _moral_weights(structures, counts, relevant, fixed)
+    free = [int(v) for v in np.flatnonzero(free_nodes)]
     total = int(np.sum(counts))
     adj = {v: 0 for v in free}
-    for (u, v), w in weight.items():
-        if 2 * w >= total:
-            adj[u] |= 1 << v
-            adj[v] |= 1 << u
-    elim = [v for v in sorted(free) if v not in targets]
+    for u, v in zip(*np.nonzero(np.triu(2 * weight >= total, 1)), strict=True):
+        if free_nodes[u] and free_nodes[v]:
+            adj[int(u)] |= 1 << int(v)
+            adj[int(v)] |= 1 << int(u)
+    elim = [v for v in free if v not in targets]
     common = b.order(min_fill_order(adj, card, elim))
     groups: list[np.ndarray] = []
     finals: list[int] = []
+
+    def own_order(s: dict[int, int]) -> int:
+        """The structure's own min-fill order when it beats the common one, else the common."""
+        own = b.order(
+            min_fill_order(_moral(s, fixed), card, [v for v in elim if v in _nodes(s, fixed)])
+        )
+        return own if b.cost(own, s)[0] < b.cost(common, s)[0] else common
+
     for g, s in enumerate(structs):
-        o = common
-        worst, _ = b.cost(o, s)
-        if worst > MAX_BUCKET:  # the common order suits this structure badly: try its own
-            own = b.order(
-                min_fill_order(_moral(s, fixed), card, [v for v in elim if v in _nodes(s, fixed)])
-            )
-            if b.cost(own, s)[0] < worst:
-                o = own
         rows = members[g]
+        if shared.all():  # one group of theories, tried in the common order first
+            gid = len(groups)
+            groups.append(rows)
+            f = b.group(gid, s, shared, len(rows), common, limit=MAX_BUCKET)
+            if f is None:
+                f = b.group(gid, s, shared, len(rows), own_order(s))
+            finals.append(f)  # type: ignore[arg-type]
+            continue
+        o = common if b.cost(common, s)[0] <= MAX_BUCKET else own_order(s)
+        msg = b.cost(o, s)[1] * math.prod(int(card[t]) for t in targets)
         split = 1
-        if not shared.all():
-            msg = b.cost(o, s)[1] * math.prod(int(card[t]) for t in targets)
-            while split < len(rows) and -(-len(rows) // split) * n_draws * msg > MAX_FACTOR:
-                split *= 2
+        while split < len(rows) and -(-len(rows) // split) * n_draws * msg > MAX_FACTOR:
+            split *= 2
         for part in np.array_split(rows, min(split, len(rows))):
             gid = len(groups)
             groups.append(part)
-            finals.append(b.group(gid, s, shared, len(part), o))
+            finals.append(b.group(gid, s, shared, len(part), o))  # type: ignore[arg-type]
     steps = [Step(*entry) for _, entry in sorted(b.pending.items(), key=lambda kv: kv[0][1])]
     final_steps = [Step(*entry) for entry in b.finals.values()]
     _gather_specs(steps + final_steps)
@@ -386,6 +421,30 @@ def _gather_specs(steps: list[Step]) -> None:
                 st.gather.append(("list", vids))
         for k, v in enumerate(st.outputs):
             source[v] = (i, k)
+
+
+def _moral_weights(
+    structures: np.ndarray, counts: np.ndarray, relevant: np.ndarray, fixed: frozenset[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per node pair, the number of theories whose moral graph links them (fixed nodes left
+    out), and which nodes are free in some theory."""
+    g_all, d = structures.shape
+    bit = np.arange(d)
+    weight = np.zeros((d, d), dtype=np.int64)
+    free = np.zeros(d, dtype=bool)
+    keep = np.ones(d, dtype=bool)
+    keep[list(fixed)] = False
+    for lo in range(0, g_all, 512):
+        st, rel = structures[lo : lo + 512], relevant[lo : lo + 512]
+        inside = ((rel[:, None] >> bit) & 1).astype(bool)  # (G, d) relevant nodes
+        fam = ((st[:, :, None] >> bit) & 1).astype(bool) & inside[:, :, None]
+        fam[:, bit, bit] = inside
+        fam &= keep
+        f = fam.astype(np.int64)
+        moral = np.einsum("gjx,gjy->gxy", f, f) > 0
+        weight += np.einsum("g,gxy->xy", counts[lo : lo + 512].astype(np.int64), moral)
+        free |= fam.any(axis=(0, 1))
+    return weight, free
 
 
 def _nodes(structure: dict[int, int], fixed: frozenset[int]) -> set[int]:

@@ -111,6 +111,13 @@ def learn(
     resume: Annotated[
         Path | None, typer.Option(help="gflownet: start from this checkpoint.")
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where chains run: local, or ray (one Ray task per chain; $RAY_ADDRESS picks "
+            "the cluster; needs scientist-ai[ray])."
+        ),
+    ] = "local",
 ) -> None:
     """Learn a posterior over causal theories from DATA and save it.
 
@@ -136,6 +143,7 @@ def learn(
         n_chains=chains,
         seed=seed,
         max_parents=max_parents,
+        executor=executor,
         budget=budget,
         device=device,
         checkpoint=resume,

@@ -119,3 +119,24 @@ def test_without_ray_the_error_says_how_to_install(monkeypatch, asia500):
 
     with pytest.raises(MissingDependencyError, match=r"Ray Serve \(--ray\) needs Ray"):
         import_serve()
+
+
+def test_learn_command_with_ray_chains(local_ray, asia500, tmp_path):
+    from typer.testing import CliRunner
+
+    from scientist import Posterior
+    from scientist.cli import app
+
+    csv = tmp_path / "asia.csv"
+    asia500.to_pandas().to_csv(csv, index=False)
+    runner = CliRunner()
+    common = ["learn", str(csv), "--sampler", "order-mcmc", "--samples", "100", "--seed", "5"]
+    outs = {}
+    for executor in ("local", "ray"):
+        outs[executor] = tmp_path / f"{executor}.npz"
+        res = runner.invoke(app, [*common, "--executor", executor, "-o", str(outs[executor])])
+        assert res.exit_code == 0, res.output
+    local, remote = (Posterior.load(outs[k]) for k in ("local", "ray"))
+    assert local.fingerprint() == remote.fingerprint()
+    res = runner.invoke(app, [*common, "--executor", "spark", "-o", str(tmp_path / "x.npz")])
+    assert res.exit_code == 2 and "executor='spark' is invalid" in res.output

@@ -1,7 +1,8 @@
 """The forward policy of DAG-GFlowNet: a network over the adjacency matrix.
 
-The network reads the current graph and its action mask (two ``d x d`` binary matrices) and
-outputs one logit per edge and one stop logit. As in Deleu et al. (2022), the stop probability
+The network reads the current graph (its ``d x d`` adjacency matrix) and outputs one logit per
+edge and one stop logit; the action mask (acyclicity, prior constraints) is applied to the
+logits, not learned. As in Deleu et al. (2022), the stop probability
 is a sigmoid and the edge distribution a softmax over the allowed edges:
 
 ``log P_F(stop | G) = log sigmoid(s)``, ``log P_F(i -> j | G) = log sigmoid(-s) +
@@ -40,10 +41,11 @@ class EdgePolicy(nn.Module):
     def __init__(self, d: int, hidden: int = 128, layers: int = 2) -> None:
         super().__init__()
         self.d, self.hidden, self.layers = d, hidden, layers
-        blocks: list[nn.Module] = [nn.Linear(2 * d * d, hidden), nn.GELU()]
+        self.embed = nn.Linear(d * d, hidden)
+        blocks: list[nn.Module] = [nn.GELU()]
         for _ in range(layers - 1):
             blocks += [nn.Linear(hidden, hidden), nn.GELU()]
-        self.body = nn.Sequential(*blocks)
+        self.trunk = nn.Sequential(*blocks)
         self.edges = nn.Linear(hidden, d * d)
         self.stop = nn.Linear(hidden, 1)
 
@@ -51,15 +53,26 @@ class EdgePolicy(nn.Module):
         """Constructor arguments (saved with checkpoints)."""
         return {"d": self.d, "hidden": self.hidden, "layers": self.layers}
 
+    def embedding(self, adj: torch.Tensor) -> torch.Tensor:
+        """First-layer pre-activations ``(B, hidden)`` of graphs ``(B, d, d)``.
+
+        Linear in the adjacency: adding edge ``a`` adds column ``a`` of ``embed.weight``, which
+        is how :func:`~scientist.samplers.gflownet.sampler.draw_dags` updates it step by step.
+        """
+        return self.embed(adj.reshape(adj.shape[0], -1).to(self.embed.weight.dtype))
+
+    def heads(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Edge logits ``(B, d * d)`` and stop logits ``(B,)`` from first-layer pre-activations."""
+        h = self.trunk(pre)
+        return self.edges(h), self.stop(h).squeeze(-1)
+
     def forward(self, adj: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Log-probabilities ``(B, d * d + 1)`` of every action; ``-inf`` where not allowed.
 
         ``adj`` is ``(B, d, d)`` and ``valid`` the ``(B, d * d + 1)`` action mask.
         """
-        b = adj.shape[0]
-        x = torch.cat([adj.reshape(b, -1), valid[:, :-1]], dim=1).to(self.edges.weight.dtype)
-        h = self.body(x)
-        return masked_log_probs(self.edges(h), self.stop(h).squeeze(-1), valid)
+        edge_logits, stop_logit = self.heads(self.embedding(adj))
+        return masked_log_probs(edge_logits, stop_logit, valid)
 
 
 def masked_log_probs(

@@ -46,27 +46,43 @@ def draw_dags(
     n: int,
     generator: torch.Generator,
     *,
-    chunk: int = 2048,
+    chunk: int = 1024,
 ) -> np.ndarray:
     """``n`` DAGs from the trained policy, as parent masks ``(n, d)`` (int64, on the CPU).
 
-    Trajectories run in chunks of ``chunk`` graphs; finished graphs leave the batch.
+    Trajectories run in chunks of ``chunk`` graphs and finished graphs leave the batch. The
+    policy's first layer is linear in the adjacency, so it is updated by one column per added
+    edge instead of recomputed; each step then draws stop-or-go from the stop probability and
+    the edge by inverse CDF over the allowed edges (two uniforms per graph and step).
     """
     out = np.empty((n, env.d), dtype=np.int64)
     weights = env._bits
+    w_embed = policy.embed.weight.t().contiguous()  # (d * d, hidden)
     for lo in range(0, n, chunk):
         m = min(chunk, n - lo)
         states = env.reset(m)
+        pre = policy.embedding(states.adj)
         ids = torch.arange(m, device=env.device)
         done = torch.empty((m, env.d), dtype=torch.int64, device=env.device)
         while states.batch_size:
-            valid = env.valid_actions(states)
-            actions = sample_actions(policy(states.adj, valid), valid, generator)
-            stopped = env.step(states, actions)
+            valid = env.valid_actions(states)[:, :-1]
+            edge_logits, stop_logit = policy.heads(pre)
+            u = torch.rand((states.batch_size, 2), generator=generator, device=env.device)
+            any_edge = valid.any(dim=1)
+            stopped = (u[:, 0] < torch.sigmoid(stop_logit)) | ~any_edge
+            probs = torch.exp(edge_logits - edge_logits.max(dim=1, keepdim=True).values)
+            cdf = torch.cumsum(probs * valid, dim=1)
+            target = (u[:, 1] * cdf[:, -1]).unsqueeze(1)
+            actions = torch.searchsorted(cdf, target, right=True).squeeze(1)
+            actions = torch.minimum(actions, torch.full_like(actions, env.d * env.d - 1))
+            actions = torch.where(stopped, torch.full_like(actions, env.stop), actions)
+            env.step(states, actions)
+            moved = torch.nonzero(~stopped).flatten()
+            pre[moved] += w_embed[actions[moved]]
             if bool(stopped.any()):
                 fin = states[stopped]
                 done[ids[stopped]] = (fin.adj.to(torch.int64) * weights[:, None]).sum(dim=1)
                 keep = ~stopped
-                states, ids = states[keep], ids[keep]
+                states, ids, pre = states[keep], ids[keep], pre[keep]
         out[lo : lo + m] = done.cpu().numpy()
     return out

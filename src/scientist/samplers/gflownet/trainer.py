@@ -327,12 +327,18 @@ class GFlowNet:
         self.policy.eval()
         return terminating_distribution(self.env, self.policy, self._graph)
 
+    def exact_posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every DAG (parent masks, as in :meth:`terminating_distribution`) and its exact
+        posterior probability (``d <= 5``)."""
+        self._graph = self._graph or StateGraph(self.table.d)
+        if self._exact is None:
+            self._exact = np.exp(exact_log_posterior(self.env, self._graph))
+        return self._graph.masks, self._exact
+
     def exact_jsd(self) -> float:
         """Jensen-Shannon divergence (nats) between the sampler and the exact posterior."""
         _, p_t = self.terminating_distribution()
-        if self._exact is None:
-            self._exact = np.exp(exact_log_posterior(self.env, self._graph))
-        return jensen_shannon(p_t, self._exact)
+        return jensen_shannon(p_t, self.exact_posterior()[1])
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | Path) -> Path:

@@ -89,6 +89,7 @@ def test_own_orders_and_split_groups_give_the_same_answers(monkeypatch):
     )
     expected_drawn = one_by_one(drawn, query)
     monkeypatch.setattr(elimination, "MAX_BUCKET", 1)
+    monkeypatch.setattr(elimination, "BUCKET_GROWTH", 0)
     monkeypatch.setattr(elimination, "MAX_FACTOR", 64)
     monkeypatch.setattr(discrete, "MAX_FACTOR", 64)
     discrete._PLANS.clear()

@@ -26,7 +26,10 @@ import numpy as np
 
 __all__ = ["Plan", "Step", "build_plan", "min_fill_order"]
 
-MAX_BUCKET = 2**12  # product of cardinalities of a bucket above which a theory gets its own order
+# a theory whose bucket in the common order exceeds MAX_BUCKET and BUCKET_GROWTH times the
+# largest bucket of the most frequent structure is eliminated in its own order
+MAX_BUCKET = 2**12
+BUCKET_GROWTH = 8
 MAX_FACTOR = 2**22  # numbers in one batched message before a group of theories is split
 _LETTERS = "defghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # a, b, c: stack, theory, draw
 
@@ -270,6 +273,8 @@ class _Builder:
     def _add(
         self, table: dict, where: tuple[int, int], ins: list[int], out: int, vid: int
     ) -> tuple[dict, tuple]:
+        # inputs in a canonical order of their shapes, so equal shapes stack whatever the values
+        ins = sorted(ins, key=lambda v: (self.scope[v], self.lead[v]))
         sig = (*where, out, *[(self.scope[v], self.lead[v]) for v in ins])
         entry = table.get(sig)
         if entry is None:
@@ -342,6 +347,9 @@ def build_plan(
             adj[int(v)] |= 1 << int(u)
     elim = [v for v in free if v not in targets]
     common = b.order(min_fill_order(adj, card, elim))
+    # a structure gets its own order when the common one makes a bucket much larger than the
+    # most frequent structure's largest
+    limit = max(MAX_BUCKET, BUCKET_GROWTH * b.cost(common, structs[int(np.argmax(counts))])[0])
     groups: list[np.ndarray] = []
     finals: list[int] = []
 
@@ -357,12 +365,12 @@ def build_plan(
         if shared.all():  # one group of theories, tried in the common order first
             gid = len(groups)
             groups.append(rows)
-            f = b.group(gid, s, shared, len(rows), common, limit=MAX_BUCKET)
+            f = b.group(gid, s, shared, len(rows), common, limit=limit)
             if f is None:
                 f = b.group(gid, s, shared, len(rows), own_order(s))
             finals.append(f)  # type: ignore[arg-type]
             continue
-        o = common if b.cost(common, s)[0] <= MAX_BUCKET else own_order(s)
+        o = common if b.cost(common, s)[0] <= limit else own_order(s)
         msg = b.cost(o, s)[1] * math.prod(int(card[t]) for t in targets)
         split = 1
         while split < len(rows) and -(-len(rows) // split) * n_draws * msg > MAX_FACTOR:

@@ -297,7 +297,7 @@ def test_recent_decisions_filtered_and_one_explained(page, server):
     _, keys, verdicts = server
     sign_in(page, keys["all"])
     page.click("#tab-guard")
-    page.wait_for_selector("#decisions tbody tr")
+    page.wait_for_selector('#decisions[data-loaded="all"] tbody tr')
     ids = [
         int(x)
         for x in page.locator("#decisions tbody tr").evaluate_all(
@@ -317,16 +317,18 @@ def test_recent_decisions_filtered_and_one_explained(page, server):
     assert page.evaluate("() => window.scientistPage.driverCy.nodes().length") == 8
     shot(page, "guard")
     page.click('#decision-filter button[data-decision="block"]')
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#decisions tbody tr')]"
-        ".every(r => r.dataset.decision === 'block')"
+    page.wait_for_selector('#decisions[data-loaded="block"]', state="attached")
+    kinds = page.locator("#decisions tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.decision)"
     )
+    assert set(kinds) == {"block"}
     assert page.locator("#decisions tbody tr").count() == len(blocks)
     page.click('#decision-filter button[data-decision="escalate"]')
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#decisions tbody tr')]"
-        ".every(r => r.dataset.decision === 'escalate')"
+    page.wait_for_selector('#decisions[data-loaded="escalate"]', state="attached")
+    kinds = page.locator("#decisions tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.decision)"
     )
+    assert set(kinds) == {"escalate"}
     escalated = [v for v in verdicts if v["decision"] == "escalate"]
     assert page.locator("#decisions tbody tr").count() == len(escalated) > 0
 

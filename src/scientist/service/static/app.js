@@ -47,7 +47,8 @@
   function fmt(x, digits = 3) {
     if (x === null || x === undefined || Number.isNaN(x)) return "–";
     const a = Math.abs(x);
-    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(2);
+    if (a < 1e-12) return (0).toFixed(digits); // round-off of an exact zero
+    if (a < 1e-3 || a >= 1e5) return x.toExponential(2);
     return x.toFixed(digits);
   }
 
@@ -100,10 +101,17 @@
       if (!quiet) showKeyError(err.status === 401 ? "This key is not valid (unknown, malformed or revoked)." : err.message);
       return;
     }
+    let posteriors;
+    try {
+      posteriors = (await api("/v1/posteriors", { signingIn: true })).posteriors;
+    } catch (err) {
+      state.key = null;
+      showKeyError(`The service cannot list its posteriors: ${err.message}`);
+      return;
+    }
     sessionStorage.setItem(KEY_STORAGE, key);
     $("key").value = "";
     $("key-error").hidden = true;
-    const { posteriors } = await api("/v1/posteriors");
     state.posteriors = posteriors;
     const select = $("posterior");
     clear(select);
@@ -252,8 +260,10 @@
     clear(body);
     const wmax = Math.max(...view.theories.map((t) => t.weight));
     view.theories.forEach((t, k) => {
-      const structure = t.edges.length ? t.edges.map((e) => `${e.parent}→${e.child}`).join("  ") : "no edges";
-      const row = el("tr", { "data-rank": String(t.rank), onclick: () => selectTheory(k) },
+      const all = t.edges.map((e) => `${e.parent}→${e.child}`);
+      const structure = !all.length ? "no edges"
+        : all.length <= 12 ? all.join("  ") : `${all.slice(0, 12).join("  ")}  … (+${all.length - 12} more)`;
+      const row = el("tr", { "data-rank": String(t.rank), title: all.join(", "), onclick: () => selectTheory(k) },
         el("td", { class: "num", text: `#${t.rank + 1}` }),
         el("td", { class: "num", text: fmt(t.weight, 4) }),
         el("td", {}, el("div", { class: "wbar", style: `width:${Math.max(2, (100 * t.weight) / wmax)}%` })),
@@ -282,6 +292,16 @@
     const rows = [];
     names.forEach((n) => (rows[layer[n]] = rows[layer[n]] || []).push(n));
     const pos = {};
+    if (rows.length > 6) {
+      // a deep, dense DAG reads better on an ellipse, in topological order
+      const order = rows.flat();
+      const rx = Math.max(160, 38 * order.length), ry = 0.62 * rx;
+      order.forEach((n, i) => {
+        const t = -Math.PI / 2 + (2 * Math.PI * i) / order.length;
+        pos[n] = { x: rx * Math.cos(t), y: ry * Math.sin(t) };
+      });
+      return pos;
+    }
     const gapX = 120, gapY = 80;
     rows.forEach((row, r) => {
       if (r > 0) {
@@ -319,7 +339,7 @@
     });
     return cytoscape({
       container, elements, style: graphStyle(), layout: { name: "preset", fit: true, padding: 24 },
-      minZoom: 0.4, maxZoom: 1.5,
+      minZoom: 0.1, maxZoom: 1.5,
       userZoomingEnabled: false, boxSelectionEnabled: false, autoungrabify: false,
     });
   }
@@ -546,18 +566,23 @@
   async function loadDecisions(reset) {
     if (!needs("admin", "guard-denied", "guard-body", "read the guard's decisions")) return;
     const body = document.querySelector("#decisions tbody");
-    if (reset) { clear(body); state.olderThan = null; }
+    const table = $("decisions");
+    const seq = (state.decisionsSeq = (state.decisionsSeq || 0) + 1);
+    delete table.dataset.loaded;
     const params = new URLSearchParams({ limit: "25" });
     if (state.filter) params.set("decision", state.filter);
-    if (state.olderThan) params.set("before_id", String(state.olderThan));
+    if (!reset && state.olderThan) params.set("before_id", String(state.olderThan));
     let pageData;
     try {
       pageData = await api(`/v1/decisions?${params}`);
     } catch (err) {
+      if (seq !== state.decisionsSeq) return;
       $("decisions-empty").hidden = false;
       $("decisions-empty").textContent = err.message;
       return;
     }
+    if (seq !== state.decisionsSeq) return; // a newer request (another filter) wins
+    if (reset) clear(body);
     for (const r of pageData.records) {
       const row = el("tr", { "data-id": String(r.id), "data-decision": r.decision, onclick: () => openDecision(r.id) },
         el("td", { class: "num", text: String(r.id) }),
@@ -573,6 +598,7 @@
     $("older").hidden = pageData.next_before_id === null;
     $("decisions-empty").textContent = state.filter ? `No '${state.filter}' decisions.` : "No decisions yet.";
     $("decisions-empty").hidden = body.children.length > 0;
+    table.dataset.loaded = state.filter || "all";
   }
 
   async function openDecision(id) {

@@ -171,3 +171,21 @@ async def test_views_are_cached_per_posterior(asia, db):
 def test_the_page_is_not_in_the_openapi_spec(service):
     spec = create_app(service).openapi()
     assert "/" not in spec["paths"] and not any(p.startswith("/static") for p in spec["paths"])
+
+
+def test_every_file_of_the_page_is_package_data():
+    """A wheel installs the page: each folder under static/ is in pyproject's package-data."""
+    import tomllib
+    from pathlib import Path
+
+    import scientist
+
+    root = Path(scientist.__file__).parent
+    pyproject = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())
+    patterns = set(pyproject["tool"]["setuptools"]["package-data"]["scientist"])
+    files = [p for p in (root / "service" / "static").rglob("*") if p.is_file()]
+    assert {"index.html", "app.js", "style.css", "cytoscape.min.js", "LICENSE"} <= {
+        p.name for p in files
+    }
+    for path in files:  # setuptools' "dir/*" takes the files of dir, not of its subfolders
+        assert f"{path.parent.relative_to(root).as_posix()}/*" in patterns, path

@@ -3,8 +3,8 @@
 Selection costs a forward pass over every big batch. Goldilocks selection (Mindermann et al.
 2021) lets a small, cheap proxy model do the selecting: train the proxy with a selector and
 record which points it kept at every step, then train a different, larger architecture on the
-recorded sequence, with no selection cost at all. The ICML 2022 paper (section 4.3) shows the
-selected points transfer across architectures.
+recorded sequence, with no selection cost at all. How well a sequence transfers to another
+architecture is an empirical question: ``benchmarks/rho_loss.py`` measures it.
 
 References
 ----------

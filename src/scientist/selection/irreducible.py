@@ -2,8 +2,8 @@
 
 RHO-LOSS approximates a point's irreducible loss ``L[y | x; D_ho]`` by the loss of a model
 trained only on a holdout set ``D_ho``. The approximation is computed once for every training
-point before training and never updated (Mindermann et al., ICML 2022, section 3, "approximation
-2"), so selection costs one extra table lookup per point. A noisy label gets a high irreducible
+point before training and never updated with the points trained on (Mindermann et al., ICML
+2022, section 3), so selection costs one extra table lookup per point. A noisy label gets a high irreducible
 loss (the holdout model cannot predict it either), a redundant point a low training loss: both
 are skipped.
 

@@ -218,7 +218,8 @@ def serve(
     )
     _err.print(
         f"serving {names} on http://{host}:{port} with "
-        + (f"{replicas} Ray Serve replica(s)" if use_ray else f"{workers} worker(s)"),
+        + (f"{replicas} Ray Serve replica(s)" if use_ray else f"{workers} worker(s)")
+        + f"; the web page is at http://{host}:{port}/",
         highlight=False,
         soft_wrap=True,
     )

@@ -56,7 +56,7 @@ class DAGEnv:
         self.max_parents = int(table.max_parents)
         self.n_actions = d * d + 1
         start = DAGStates.from_adjacency(self.required[None])
-        if bool((start.closure & start.closure.transpose(1, 2)).sum() > d):
+        if bool((start.ancestors & start.ancestors.transpose(1, 2)).sum() > d):
             raise InputError("The prior's required edges form a cycle: remove one of them.")
         if np.isneginf(table.graph_scores(start.parent_masks())).any():
             raise InputError(
@@ -80,20 +80,22 @@ class DAGEnv:
         s = self._start
         return DAGStates(
             s.adj.expand(n, -1, -1).clone(),
-            s.closure.expand(n, -1, -1).clone(),
+            s.ancestors.expand(n, -1, -1).clone(),
             s.indegree.expand(n, -1).clone(),
         )
 
+    def valid_edges(self, states: DAGStates) -> torch.Tensor:
+        """Mask ``(B, d * d)`` of the edges that may be added."""
+        edge_ok = self.allowed & ~(states.adj | states.ancestors)
+        if self.max_parents < self.d - 1:
+            edge_ok &= (states.indegree < self.max_parents)[:, None, :]
+        return edge_ok.reshape(states.batch_size, -1)
+
     def valid_actions(self, states: DAGStates) -> torch.Tensor:
         """Mask ``(B, d * d + 1)`` of allowed actions; stopping is always allowed."""
-        edge_ok = (
-            self.allowed
-            & ~states.adj
-            & ~states.closure.transpose(1, 2)
-            & (states.indegree < self.max_parents)[:, None, :]
-        )
+        edge_ok = self.valid_edges(states)
         stop = torch.ones(states.batch_size, 1, dtype=torch.bool, device=edge_ok.device)
-        return torch.cat([edge_ok.reshape(states.batch_size, -1), stop], dim=1)
+        return torch.cat([edge_ok, stop], dim=1)
 
     def step(self, states: DAGStates, actions: torch.Tensor) -> torch.Tensor:
         """Apply ``actions`` in place; returns the mask of rows that stopped."""
@@ -107,7 +109,7 @@ class DAGEnv:
         """Put the graphs ``rows`` back to the initial state, in place."""
         if rows.numel():
             states.adj[rows] = self._start.adj[0]
-            states.closure[rows] = self._start.closure[0]
+            states.ancestors[rows] = self._start.ancestors[0]
             states.indegree[rows] = self._start.indegree[0]
 
     def _family_score(self, node: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ def draw_dags(
     n: int,
     generator: torch.Generator,
     *,
-    chunk: int = 1024,
+    chunk: int = 8192,
 ) -> np.ndarray:
     """``n`` DAGs from the trained policy, as parent masks ``(n, d)`` (int64, on the CPU).
 
@@ -65,24 +65,23 @@ def draw_dags(
         ids = torch.arange(m, device=env.device)
         done = torch.empty((m, env.d), dtype=torch.int64, device=env.device)
         while states.batch_size:
-            valid = env.valid_actions(states)[:, :-1]
+            valid = env.valid_edges(states)
             edge_logits, stop_logit = policy.heads(pre)
             u = torch.rand((states.batch_size, 2), generator=generator, device=env.device)
-            any_edge = valid.any(dim=1)
+            any_edge = valid.view(torch.uint8).amax(dim=1) > 0
             stopped = (u[:, 0] < torch.sigmoid(stop_logit)) | ~any_edge
-            probs = torch.exp(edge_logits - edge_logits.max(dim=1, keepdim=True).values)
-            cdf = torch.cumsum(probs * valid, dim=1)
+            # disallowed edges get a logit of -1e30: probability exactly 0 after the softmax
+            edge_logits += (valid.to(edge_logits.dtype) - 1.0) * 1e30
+            cdf = torch.cumsum(torch.softmax(edge_logits, dim=1), dim=1)
             target = (u[:, 1] * cdf[:, -1]).unsqueeze(1)
             actions = torch.searchsorted(cdf, target, right=True).squeeze(1)
-            actions = torch.minimum(actions, torch.full_like(actions, env.d * env.d - 1))
-            actions = torch.where(stopped, torch.full_like(actions, env.stop), actions)
-            env.step(states, actions)
-            moved = torch.nonzero(~stopped).flatten()
-            pre[moved] += w_embed[actions[moved]]
+            actions.clamp_(max=env.d * env.d - 1)
+            moved = ~stopped
+            states.add_edges_where(moved, actions // env.d, actions % env.d)
+            pre += w_embed[actions] * moved[:, None]
             if bool(stopped.any()):
-                fin = states[stopped]
-                done[ids[stopped]] = (fin.adj.to(torch.int64) * weights[:, None]).sum(dim=1)
-                keep = ~stopped
-                states, ids, pre = states[keep], ids[keep], pre[keep]
+                fin = states.adj[stopped]
+                done[ids[stopped]] = (fin.to(torch.int64) * weights[:, None]).sum(dim=1)
+                states, ids, pre = states[moved], ids[moved], pre[moved]
         out[lo : lo + m] = done.cpu().numpy()
     return out

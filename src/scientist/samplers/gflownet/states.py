@@ -1,8 +1,9 @@
 """A batch of partially built DAGs: adjacency, reachability and in-degrees, kept on one device.
 
-The reachability matrix (``closure[b, a, c]``: node ``a`` reaches ``c``, every node reaching
-itself) is kept up to date edge by edge, so the acyclicity mask of the next action costs one
-transpose instead of a graph search (Deleu et al. 2022, appendix on masking).
+The reflexive transitive closure is kept up to date edge by edge, stored by rows of ancestors
+(``ancestors[b, a, c]``: ``c`` is ``a`` or reaches ``a``), so the acyclicity mask of the next
+action is one elementwise operation instead of a graph search: ``i -> j`` closes a cycle exactly
+when ``j`` is an ancestor of ``i`` (Deleu et al. 2022, appendix on masking).
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ class DAGStates:
     ----------
     adj : Tensor, bool, ``(B, d, d)``
         ``adj[b, i, j]``: the edge ``i -> j`` is present.
-    closure : Tensor, bool, ``(B, d, d)``
-        Reflexive reachability: ``closure[b, a, c]`` iff ``a == c`` or a directed path
-        ``a -> ... -> c`` exists.
+    ancestors : Tensor, bool, ``(B, d, d)``
+        Reflexive reachability by rows: ``ancestors[b, a, c]`` iff ``a == c`` or a directed
+        path ``c -> ... -> a`` exists (the transpose of the transitive closure).
     indegree : Tensor, int64, ``(B, d)``
         Number of parents of each node.
     """
 
     adj: torch.Tensor
-    closure: torch.Tensor
+    ancestors: torch.Tensor
     indegree: torch.Tensor
 
     @property
@@ -56,28 +57,40 @@ class DAGStates:
             if torch.equal(nxt, reach):
                 break
             reach = nxt
-        return cls(adj.clone(), reach, adj.sum(dim=1).to(torch.int64))
+        return cls(adj.clone(), reach.transpose(1, 2).contiguous(), adj.sum(dim=1).to(torch.int64))
 
     def __getitem__(self, index: torch.Tensor | slice) -> DAGStates:
-        return DAGStates(self.adj[index], self.closure[index], self.indegree[index])
+        return DAGStates(self.adj[index], self.ancestors[index], self.indegree[index])
 
     def clone(self) -> DAGStates:
         """A deep copy."""
-        return DAGStates(self.adj.clone(), self.closure.clone(), self.indegree.clone())
+        return DAGStates(self.adj.clone(), self.ancestors.clone(), self.indegree.clone())
 
     def add_edges(self, rows: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> None:
         """Add the edge ``src[k] -> dst[k]`` to graph ``rows[k]`` in place (must stay acyclic).
 
-        Reachability update: every node reaching ``src`` now reaches every node that ``dst``
-        reaches.
+        Every node that ``dst`` reaches (``dst`` included) gains the ancestors of ``src``
+        (``src`` included).
         """
         if rows.numel() == 0:
             return
         self.adj[rows, src, dst] = True
         self.indegree[rows, dst] += 1
-        reach_src = self.closure[rows, :, src]  # (k, d): who reaches src
-        from_dst = self.closure[rows, dst, :]  # (k, d): whom dst reaches
-        self.closure[rows] |= reach_src[:, :, None] & from_dst[:, None, :]
+        below_dst = self.ancestors[rows, :, dst]  # (k, d): nodes that dst reaches
+        above_src = self.ancestors[rows, src, :]  # (k, d): ancestors of src
+        self.ancestors[rows] |= below_dst[:, :, None] & above_src[:, None, :]
+
+    def add_edges_where(self, moved: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> None:
+        """Full-batch form of :meth:`add_edges`: add ``src[b] -> dst[b]`` where ``moved[b]``.
+
+        Cheaper than :meth:`add_edges` when most graphs move (no gather and scatter of rows).
+        """
+        rows = torch.arange(self.batch_size, device=self.adj.device)
+        self.adj[rows, src, dst] |= moved
+        self.indegree[rows, dst] += moved.to(self.indegree.dtype)
+        below_dst = self.ancestors[rows, :, dst] & moved[:, None]
+        above_src = self.ancestors[rows, src, :]
+        self.ancestors |= below_dst[:, :, None] & above_src[:, None, :]
 
     def n_edges(self) -> torch.Tensor:
         """Number of edges of each graph, ``(B,)``."""

@@ -90,10 +90,11 @@ class Plan:
     """A compiled elimination for every theory of a query (see the module docstring).
 
     ``factors`` holds ``(value, node, family, group, shared, axes)``: the value is the CPT of
-    ``node`` (axes: ``family``, its parents then itself) for the theories of ``group`` (or, when shared, the one CPT of every theory with
-    that family), sliced at the fixed nodes and transposed by ``axes``. The other values are
-    messages.
-    ``theory_rows`` index, per theory, the rows of the concatenated final steps.
+    ``node`` (its axes: ``family``, the parents then the node) for the theories of ``group``, or
+    when shared the one CPT of every theory with that family, sliced at the fixed nodes and
+    transposed by ``axes``. The other values are messages, made by ``steps`` and ``finals``
+    (the final products over the open targets). ``theory_rows`` gives, per theory, its row in
+    the concatenated outputs of the final steps.
     """
 
     factors: list[tuple[int, int, tuple[int, ...], int, bool, tuple[int, ...]]]
@@ -102,7 +103,6 @@ class Plan:
     steps: list[Step]
     finals: list[Step]
     theory_rows: np.ndarray
-    final_leads: list[int]
     target_cards: tuple[int, ...]
 
 
@@ -121,7 +121,6 @@ class _Builder:
         self.factors: list[tuple[int, int, tuple[int, ...], int, bool, tuple[int, ...]]] = []
         self.scope: list[int] = []
         self.lead: list[int] = []
-        self.order_of: list[int] = []
         self.bucket: list[int] = []  # size of the bucket that made each message (1: a factor)
         self.keys: dict[tuple[int, ...], int] = {}  # factor and message identities -> value
         self.key_of: list[tuple[int, ...]] = []
@@ -180,17 +179,16 @@ class _Builder:
                 buckets[low] = buckets.get(low, 0) | out
         return worst_bucket, worst_msg
 
-    def value(self, key: tuple[int, ...], scope: int, lead: int, o: int, bucket: int = 1) -> int:
+    def value(self, key: tuple[int, ...], scope: int, lead: int, bucket: int = 1) -> int:
         vid = len(self.scope)
         self.keys[key] = vid
         self.key_of.append(key)
         self.scope.append(scope)
         self.lead.append(lead)
-        self.order_of.append(o)
         self.bucket.append(bucket)
         return vid
 
-    def subscripts(self, o: int, scopes: list[int], out: int) -> str:
+    def subscripts(self, scopes: list[int], out: int) -> str:
         letters = dict(zip(_bits(out | _or(scopes)), _LETTERS, strict=False))
         ins = ["abc" + "".join(letters[r] for r in _bits(s)) for s in scopes]
         return ",".join(ins) + "->abc" + "".join(letters[r] for r in _bits(out))
@@ -222,7 +220,7 @@ class _Builder:
             key = (0, o, j, mask, -1 if shared[j] else g)
             vid = keys.get(key)
             if vid is None:
-                vid = self.value(key, scope, 1 if shared[j] else n, o)
+                vid = self.value(key, scope, 1 if shared[j] else n)
                 self.factors.append((vid, j, (*_bits(mask), j), g, bool(shared[j]), perm))
             if scope & elim_mask:
                 buckets[(scope & -scope).bit_length() - 1].append(vid)
@@ -239,7 +237,7 @@ class _Builder:
                 union = _or([scope_of[v] for v in ins])
                 out = union & ~(1 << r)
                 size = self.size(o, union)
-                vid = self.value(mkey, out, max(lead_of[v] for v in ins), o, size)
+                vid = self.value(mkey, out, max(lead_of[v] for v in ins), size)
                 added.append(self._add(self.pending, (o, r), ins, out, vid))
             worst = max(worst, self.bucket[vid])
             out = scope_of[vid]
@@ -257,7 +255,7 @@ class _Builder:
                     del table[sig]
             for old in self.key_of[start:]:
                 del keys[old]
-            for lst in (self.scope, self.lead, self.order_of, self.bucket, self.key_of):
+            for lst in (self.scope, self.lead, self.bucket, self.key_of):
                 del lst[start:]
             del self.factors[n_factors:]
             return None
@@ -266,7 +264,7 @@ class _Builder:
         vid = keys.get(fkey)
         if vid is None:
             full = sum(1 << order.rank[t] for t in self.targets)
-            vid = self.value(fkey, full, max([lead_of[v] for v in final], default=1), o)
+            vid = self.value(fkey, full, max([lead_of[v] for v in final], default=1))
             self._add(self.finals, (o, -1), final, full, vid)
         return vid
 
@@ -279,7 +277,7 @@ class _Builder:
         entry = table.get(sig)
         if entry is None:
             o = where[0]
-            sub = self.subscripts(o, [self.scope[v] for v in ins], out)
+            sub = self.subscripts([self.scope[v] for v in ins], out)
             no_inputs: list[list[int]] = [[] for _ in ins]
             no_outputs: list[int] = []
             lead = max([self.lead[v] for v in ins], default=1)
@@ -368,7 +366,8 @@ def build_plan(
             f = b.group(gid, s, shared, len(rows), common, limit=limit)
             if f is None:
                 f = b.group(gid, s, shared, len(rows), own_order(s))
-            finals.append(f)  # type: ignore[arg-type]
+            assert f is not None  # without a limit a group is always added
+            finals.append(f)
             continue
         o = common if b.cost(common, s)[0] <= limit else own_order(s)
         msg = b.cost(o, s)[1] * math.prod(int(card[t]) for t in targets)
@@ -376,9 +375,10 @@ def build_plan(
         while split < len(rows) and -(-len(rows) // split) * n_draws * msg > MAX_FACTOR:
             split *= 2
         for part in np.array_split(rows, min(split, len(rows))):
-            gid = len(groups)
             groups.append(part)
-            finals.append(b.group(gid, s, shared, len(part), o))  # type: ignore[arg-type]
+            f = b.group(len(groups) - 1, s, shared, len(part), o)
+            assert f is not None
+            finals.append(f)
     steps = [Step(*entry) for _, entry in sorted(b.pending.items(), key=lambda kv: kv[0][1])]
     final_steps = [Step(*entry) for entry in b.finals.values()]
     _gather_specs(steps + final_steps)
@@ -401,7 +401,6 @@ def build_plan(
         steps=steps,
         finals=final_steps,
         theory_rows=theory_rows,
-        final_leads=[b.lead[v] for st in final_steps for v in st.outputs],
         target_cards=tuple(int(card[t]) for t in targets),
     )
 

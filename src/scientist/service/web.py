@@ -5,7 +5,8 @@ vendored Cytoscape.js (MIT, ``static/vendor/cytoscape/LICENSE``). Nothing is bui
 are served as they are installed. The page holds no data of its own: it asks for an API key
 and calls the JSON endpoints with it (``/v1/whoami``, ``/v1/posteriors``,
 ``/v1/posteriors/{name}/edges`` and ``/theories``, ``/v1/ask``, ``/v1/decisions``), so a
-visitor sees only what the key's scopes allow, and nothing without a key.
+visitor sees only what the key's scopes allow, and nothing without a key. The key is kept in
+the tab's session storage (gone when the tab closes; "Sign out" forgets it at once).
 
 The page is served with a strict Content-Security-Policy (scripts and connections to this
 origin only, no inline script) and renders every value as text, never as markup: audit

@@ -41,6 +41,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import pickle
 import platform
 import signal
 import sys
@@ -157,6 +158,7 @@ def bench_chains_ray(res: dict[str, Any], args: argparse.Namespace) -> dict[str,
     import ray
 
     data, scorer, table = res.pop("data"), res.pop("scorer"), res.pop("table")
+    res["table_mb"] = len(pickle.dumps(table)) / 1e6
     res["overheads"] = ray_overheads(ray, table, args.workers)
     print(f"ray overheads: {res['overheads']}", file=sys.stderr)
     runs = res.pop("runs")
@@ -332,6 +334,53 @@ def serve_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------ 16-node estimate
+BANDWIDTH_GB_S = 1.25  # assumed: 10 Gb/s between nodes (not measured: one machine here)
+
+
+def chains_estimate(res: dict[str, Any], args: argparse.Namespace, nodes: int = 16) -> str:
+    """Wall time of a fit with C chains, from the measured costs (see docs/scaling.md).
+
+    ``local``: ``score + C * b * chain`` (one process, one vectorised batch; ``b`` is the
+    measured cost of a chain in the batch relative to a chain alone). ``ray``: ``score + put +
+    nodes * table / bandwidth + worker start + ceil(C / slots) * chain + C * task``, with
+    ``slots = nodes * cores`` concurrent tasks.
+    """
+    rows = {r["run"].split(" (")[0].split(",")[0]: r for r in res["rows"]}
+    o = res["overheads"]
+    chain = res["chain_s"]
+    b = rows["local"]["wall_s"] / (args.chains * chain)
+    score = res["score_s"]
+    cores = args.workers
+    fixed = o["put_table_s"] + o["first_tasks_s"] + o["get_table_in_task_s"]
+
+    def ray_chains(c: int, n: int) -> float:
+        transfer = n * res["table_mb"] / (BANDWIDTH_GB_S * 1e3) if n > 1 else 0.0
+        return fixed + transfer + -(-c // (n * cores)) * chain + c * o["task_round_trip_ms"] / 1e3
+
+    measured = next(r["wall_s"] for r in res["rows"] if r["run"].startswith("ray"))
+    out = [
+        f"Inputs (measured above): scoring {score:.0f} s; one chain alone {chain:.1f} s; a chain "
+        f"in the local batch {b:.2f} of that; table {res['table_mb']:.1f} MB; Ray: put "
+        f"{o['put_table_s'] * 1e3:.0f} ms, worker start {o['first_tasks_s']:.2f} s, task "
+        f"{o['task_round_trip_ms']:.1f} ms; assumed {BANDWIDTH_GB_S:g} GB/s between nodes. "
+        f"Check of the model on this machine ({args.chains} chains, 1 node x {cores} cores): "
+        f"{ray_chains(args.chains, 1):.0f} s predicted, {measured:.0f} s measured.",
+        "",
+        f"| chains | local, 1 process: chains (s) | Ray, {nodes} nodes x {cores} cores: chains "
+        f"(s) | speed-up, chains | whole fit local (s) | whole fit Ray (s) | speed-up, fit |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in (4, 32, 128, 512):
+        local = c * b * chain
+        ray = ray_chains(c, nodes)
+        out.append(
+            f"| {c} | {local:,.0f} | {ray:,.1f} | {local / ray:.0f}x | {score + local:,.0f} | "
+            f"{score + ray:,.0f} | {(score + local) / (score + ray):.1f}x |"
+        )
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=10_000)
@@ -345,7 +394,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-chains", action="store_true")
     ap.add_argument("--skip-serve", action="store_true")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--estimate-from", type=Path, help="print the tables and estimate of a saved --json run"
+    )
     args = ap.parse_args(argv)
+    if args.estimate_from:
+        saved = json.loads(args.estimate_from.read_text())
+        args = argparse.Namespace(**{**saved["args"], "json": None})
+        print(chains_table(saved["chains"], args), "\n")
+        print(chains_estimate(saved["chains"], args), "\n")
+        print(serve_table(saved["serve"], args))
+        return
     import ray
 
     print(
@@ -360,6 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     if chains is not None:
         result["chains"] = bench_chains_ray(chains, args)
         print(chains_table(result["chains"], args), "\n", flush=True)
+        print(chains_estimate(result["chains"], args), "\n", flush=True)
     if setup is not None:
         result["serve"] = serve_rows + bench_serve(setup, args)
         print(serve_table(result["serve"], args), flush=True)

@@ -261,13 +261,17 @@ class GFlowNet:
             raise InputError(f"steps={steps!r} is invalid: expected a positive integer.")
         if not isinstance(eval_every, int) or eval_every < 1:
             raise InputError(f"eval_every={eval_every!r} is invalid: expected a positive integer.")
-        total = steps if steps is not None else 1000
+        # the bar counts steps, or whole seconds of the budget when steps are not given
+        total = steps if steps is not None else math.ceil(budget or 1)
+        shown = 0
         self._paused = 0.0
         start, target = time.perf_counter(), self.steps + (steps or 0)
         losses: list[float] = []
         with (
             _threads(self.device, self.config.cpu_threads),
-            progress_bar(progress, "gflownet", total=total) as advance,
+            progress_bar(
+                progress, "gflownet (steps)" if steps else "gflownet (s)", total=total
+            ) as advance,
         ):
             while True:
                 elapsed = time.perf_counter() - start - self._paused
@@ -285,13 +289,16 @@ class GFlowNet:
                     losses.clear()
                     if callback is not None:
                         callback(self, record)
+                    done = eval_every if steps is not None else int(elapsed) - shown
+                    shown += done
                     advance(
-                        eval_every if steps is not None else 0,
+                        done,
                         loss=f"{record['loss']:.3g}",
                         **({"jsd": f"{record['jsd']:.4f}"} if "jsd" in record else {}),
                     )
             if losses:
                 self._record(float(np.mean(losses)), start)
+            advance(max(0, total - shown))
         self.seconds += time.perf_counter() - start - self._paused
         return self
 

@@ -315,7 +315,13 @@ def test_recent_decisions_filtered_and_one_explained(page, server):
     assert page.locator("#drivers tbody tr").count() == len(block["drivers"]) > 0
     assert page.locator("#decision-rules .track").count() == len(block["estimates"])
     assert page.text_content("#decision-explain").startswith(f"BLOCK: {block['action']}")
-    assert page.evaluate("() => window.scientistPage.driverCy.nodes().length") == 8
+    page.wait_for_selector(f'#driver-graph[data-drawn="{block["audit_id"]}:0"]')
+    driver = page.evaluate(
+        """() => { const cy = window.scientistPage.driverCy;
+        return {nodes: cy.nodes().length, p: cy.edges().map(e => e.data('p'))}; }"""
+    )
+    assert driver["nodes"] == 8 and len(driver["p"]) > 0
+    assert all(0 < p <= 1 for p in driver["p"]) and min(driver["p"]) < 1  # P(edge | data)
     shot(page, "guard")
     page.click('#decision-filter button[data-decision="block"]')
     page.wait_for_selector('#decisions[data-loaded="block"]', state="attached")

@@ -137,6 +137,7 @@
     state.who = null;
     state.theories = null;
     state.layouts = {};
+    state.marginals = {};
     sessionStorage.removeItem(KEY_STORAGE);
     for (const id of ["view-posteriors", "view-ask", "view-guard", "tabs", "who", "answer", "decision"]) $(id).hidden = true;
     clear($("heatmap"));
@@ -659,7 +660,21 @@
     }
   }
 
-  function drawDriver(r, i) {
+  async function edgeMarginals(name) {
+    // P(edge | data) of a loaded posterior, when the key may read it (ask scope); else null
+    state.marginals = state.marginals || {};
+    if (!(name in state.marginals)) {
+      state.marginals[name] = null;
+      if (state.who.scopes.includes("ask")) {
+        try {
+          state.marginals[name] = await api(`/v1/posteriors/${encodeURIComponent(name)}/edges`);
+        } catch (err) { /* drawn without the marginals */ }
+      }
+    }
+    return state.marginals[name];
+  }
+
+  async function drawDriver(r, i) {
     const d = r.verdict.drivers[i];
     document.querySelectorAll("#drivers tbody tr").forEach((row, k) => row.classList.toggle("selected", k === i));
     const edges = d.edges === "none" ? [] : d.edges.split(", ").map((s) => {
@@ -667,14 +682,23 @@
       return { parent, child };
     });
     const info = state.posteriors.find((q) => q.fingerprint === r.posterior);
+    const seq = (state.driverSeq = (state.driverSeq || 0) + 1);
+    const marg = info ? await edgeMarginals(info.name) : null;
+    if (seq !== state.driverSeq) return; // another driver or decision was chosen meanwhile
+    if (marg) {
+      const at = Object.fromEntries(marg.variables.map((n, k) => [n, k]));
+      for (const e of edges) e.probability = marg.edge_marginals[at[e.parent]][at[e.child]];
+    }
     const names = info ? info.variables.map((x) => x.name) : [...new Set(edges.flatMap((e) => [e.parent, e.child]))];
     if (page.driverCy) page.driverCy.destroy();
     page.driverCy = makeGraph($("driver-graph"), names, edges, layered(names, edges));
+    $("driver-graph").dataset.drawn = `${r.id}:${i}`;
     const acted = new Set(actionVariables(r.action));
     page.driverCy.nodes().forEach((n) => { if (acted.has(n.id())) n.addClass("acted"); });
     $("driver-caption").textContent =
       `Theory #${d.theory + 1} (${d.why}): weight ${fmt(d.weight, 4)}, P(harm) ${fmt(d.harm, 4)}. ` +
       "Amber: the variables the action sets." +
+      (marg ? " Edge opacity = P(edge | data)." : "") +
       (info ? "" : " Its posterior is no longer loaded, so only the variables on its edges are drawn.");
   }
 

@@ -30,9 +30,11 @@ defaults (alpha_mu = 1, alpha_w = d + 2, prior mean 0) gives the same posterior 
 :class:`scientist.scores.BGe` up to its float32 rounding (largest log-probability difference
 4e-5, JSD 2e-11 nats), so the JSD is taken to our exact posterior only.
 
-Install with ``pip install 'scientist-ai[bench]'`` (torchgfn asks for ``numpy<2`` but runs on the
-project's numpy 2; install it with ``--no-deps`` and its light dependencies by hand to keep the
-project's torch). Usage::
+torchgfn 2.4.1 pins ``numpy<2``, which conflicts with the project's numpy 2 (it runs fine on it),
+so it is not in an extra: install it with ``pip install --no-deps torchgfn==2.4.1 dill einops
+linear-attention-transformer tensordict torch_geometric`` plus their missing light dependencies
+(pyvers, xxhash, axial-positional-embedding, linformer, local-attention, product-key-memory,
+hyper-connections, colt5-attention, torch-einops-utils), which also keeps the project's torch. Usage::
 
     python benchmarks/torchgfn_baseline.py [--seeds 0 1 2] [--budget 360] [--every 30]
 """

@@ -141,19 +141,19 @@ def _run(st: Step, values: list[np.ndarray], blocks: list[np.ndarray], m: int) -
         values[outputs[0]] = out
         return out[None]
     chunk = max(1, MAX_FACTOR // max(1, st.lead * m * st.out_size))
+    operands = [_gather(g, values, blocks) for g in st.gather]
     if chunk >= len(outputs):
-        out = _einsum(st.subscripts, *[_gather(g, values, blocks) for g in st.gather])
-    else:
+        out = _einsum(st.subscripts, *operands)
+    else:  # in parts, so that no output holds more than MAX_FACTOR numbers
         out = np.concatenate(
             [
                 _einsum(
-                    st.subscripts,
-                    *[np.array([values[v] for v in vids[i : i + chunk]]) for vids in st.inputs],
+                    st.subscripts, *[op if len(op) == 1 else op[i : i + chunk] for op in operands]
                 )
                 for i in range(0, len(outputs), chunk)
             ]
         )
-    for k, v in enumerate(outputs):
+    for k, v in st.keep:
         values[v] = out[k]
     return out
 
@@ -166,6 +166,15 @@ def _gather(spec: tuple, values: list[np.ndarray], blocks: list[np.ndarray]) -> 
         return blocks[spec[1]][spec[2] : spec[3]]
     if kind == "take":
         return blocks[spec[1]][spec[2]]
+    if kind == "multi":
+        _, parts, loose = spec
+        shape = blocks[parts[0][0]].shape[1:]
+        out = np.empty((sum(len(p) for _, _, p in parts) + len(loose), *shape))
+        for s, index, positions in parts:
+            out[positions] = blocks[s][index]
+        for pos, v in loose:
+            out[pos] = values[v]
+        return out
     return np.array([values[v] for v in spec[1]])
 
 

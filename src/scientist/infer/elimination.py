@@ -80,6 +80,7 @@ class Step:
     # per input position, how to gather the items' inputs (see ``_gather_specs``)
     gather: list[tuple] = field(default_factory=list)
     single: str = ""  # the subscripts for one item, without the stacking axis
+    keep: list[tuple[int, int]] = field(default_factory=list)  # outputs kept one by one
 
     def __post_init__(self) -> None:
         self.single = self.subscripts.replace("a", "")
@@ -381,7 +382,7 @@ def build_plan(
             finals.append(f)
     steps = [Step(*entry) for _, entry in sorted(b.pending.items(), key=lambda kv: kv[0][1])]
     final_steps = [Step(*entry) for entry in b.finals.values()]
-    _gather_specs(steps + final_steps)
+    _gather_specs(steps + final_steps, len(steps))
     # where each final value lands in the concatenation of the final steps' leading rows
     offset: dict[int, int] = {}
     pos = 0
@@ -405,29 +406,54 @@ def build_plan(
     )
 
 
-def _gather_specs(steps: list[Step]) -> None:
-    """Say, per step input, how its items' values are gathered with one array operation.
+def _gather_specs(steps: list[Step], n_steps: int) -> None:
+    """Say, per step input, how its items' values are gathered with few array operations.
 
     ``("one", v)``: every item reads value ``v`` (broadcast along the stacking axis);
     ``("slice", s, a, b)``: rows ``a:b`` of step ``s``'s output; ``("take", s, index)``: those
-    rows of it; ``("list", vids)``: stack the values one by one.
+    rows of it; ``("multi", parts, loose)``: rows of several steps' outputs, ``(s, index,
+    positions)`` each, and values ``(position, v)`` one by one; ``("list", vids)``: stack the
+    values one by one. Also sets which outputs of each step are kept as single values
+    (``keep``); the first ``n_steps`` steps are eliminations, the rest final products.
     """
     source: dict[int, tuple[int, int]] = {}
+    read: set[int] = set()  # values read one by one
     for i, st in enumerate(steps):
+        if len(st.outputs) == 1:
+            read.update(vids[0] for vids in st.inputs)
         for vids in st.inputs:
-            first = source.get(vids[0], (-1, 0))[0]
-            ks = [source.get(v, (-1, 0))[1] for v in vids]
+            where = [source.get(v, (-1, 0)) for v in vids]
+            first = where[0][0]
+            ks = [k for _, k in where]
             if len(set(vids)) == 1:
                 st.gather.append(("one", vids[0]))
-            elif first >= 0 and all(source.get(v, (-1, 0))[0] == first for v in vids):
+                read.add(vids[0])
+            elif first >= 0 and all(s == first for s, _ in where):
                 if ks == list(range(ks[0], ks[0] + len(ks))):
                     st.gather.append(("slice", first, ks[0], ks[0] + len(ks)))
                 else:
                     st.gather.append(("take", first, np.array(ks)))
             else:
-                st.gather.append(("list", vids))
+                by: dict[int, list[int]] = {}
+                loose = []
+                for pos, (s, _) in enumerate(where):
+                    if s >= 0:
+                        by.setdefault(s, []).append(pos)
+                    else:
+                        loose.append((pos, vids[pos]))
+                if len(by) + len(loose) > len(vids) // 4:  # mostly scattered: one by one
+                    st.gather.append(("list", vids))
+                    read.update(vids)
+                    continue
+                parts = [
+                    (s, np.array([ks[p] for p in pos]), np.array(pos)) for s, pos in by.items()
+                ]
+                st.gather.append(("multi", parts, loose))
+                read.update(v for _, v in loose)
         for k, v in enumerate(st.outputs):
             source[v] = (i, k)
+    for i, st in enumerate(steps):
+        st.keep = [(k, v) for k, v in enumerate(st.outputs) if v in read] if i < n_steps else []
 
 
 def _moral_weights(

@@ -18,6 +18,7 @@ References
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -34,6 +35,7 @@ __all__ = ["CategoricalBatch", "event_probabilities"]
 
 _PLANS: OrderedDict[tuple, Plan] = OrderedDict()
 _PLAN_CACHE_SIZE = 32
+_PLANS_LOCK = threading.Lock()
 _EMPTY = np.empty(0)
 
 
@@ -192,10 +194,11 @@ def _plan(
         targets,
         batch.n_draws,
     )
-    plan = _PLANS.get(key)
-    if plan is not None:
-        _PLANS.move_to_end(key)
-        return plan
+    with _PLANS_LOCK:  # queries may run in several threads of one process
+        plan = _PLANS.get(key)
+        if plan is not None:
+            _PLANS.move_to_end(key)
+            return plan
     query = 0
     for j in (*fixed, *targets):
         query |= 1 << j
@@ -224,9 +227,10 @@ def _plan(
         batch.shared,
         batch.n_draws,
     )
-    _PLANS[key] = plan
-    if len(_PLANS) > _PLAN_CACHE_SIZE:
-        _PLANS.popitem(last=False)
+    with _PLANS_LOCK:
+        _PLANS[key] = plan
+        if len(_PLANS) > _PLAN_CACHE_SIZE:
+            _PLANS.popitem(last=False)
     return plan
 
 

@@ -346,10 +346,9 @@ def chains_estimate(res: dict[str, Any], args: argparse.Namespace, nodes: int = 
     nodes * table / bandwidth + worker start + ceil(C / slots) * chain + C * task``, with
     ``slots = nodes * cores`` concurrent tasks.
     """
-    rows = {r["run"].split(" (")[0].split(",")[0]: r for r in res["rows"]}
     o = res["overheads"]
     chain = res["chain_s"]
-    b = rows["local"]["wall_s"] / (args.chains * chain)
+    b = res["rows"][0]["wall_s"] / (args.chains * chain)  # the local batch, first row
     score = res["score_s"]
     cores = args.workers
     fixed = o["put_table_s"] + o["first_tasks_s"] + o["get_table_in_task_s"]

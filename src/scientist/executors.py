@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
 from scientist.errors import InputError, MissingDependencyError
 
@@ -37,7 +37,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@runtime_checkable
 class Executor(Protocol):
     """Runs ``fn(shared, item)`` for every item; results in the order of the items."""
 
@@ -189,7 +188,8 @@ def make_executor(executor: str | Executor) -> Executor:
             return LocalExecutor()
         if executor == "ray":
             return RayExecutor()
-    elif isinstance(executor, Executor):
+    elif callable(getattr(type(executor), "map", None)) and hasattr(type(executor), "n_workers"):
+        # looked up on the type: reading ``n_workers`` of a RayExecutor would start Ray
         return executor
     raise InputError(
         f"executor={executor!r} is invalid: expected 'local', 'ray', or an executor such as "

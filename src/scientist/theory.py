@@ -48,7 +48,15 @@ class CategoricalFamily:
         if self.concentration is None:
             return self
         g = rng.standard_gamma(self.concentration)
-        return CategoricalFamily(self.parents, g / g.sum(axis=-1, keepdims=True), None)
+        total = g.sum(axis=-1, keepdims=True)
+        under = total[..., 0] <= 0  # every draw underflowed: tiny concentrations (sparse BDeu)
+        if under.any():  # Gamma(a) = Gamma(a + 1) U^(1/a), in log space
+            a = self.concentration[under]
+            log_g = np.log(rng.standard_gamma(a + 1)) + np.log(rng.random(a.shape)) / a
+            g, total = g.astype(float), total.astype(float)
+            g[under] = np.exp(log_g - log_g.max(axis=-1, keepdims=True))
+            total[under] = g[under].sum(axis=-1, keepdims=True)
+        return CategoricalFamily(self.parents, g / total, None)
 
 
 @dataclass(frozen=True)

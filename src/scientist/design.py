@@ -219,12 +219,19 @@ def _simulate(
 
 
 def _gain(
-    loglik: np.ndarray, who: np.ndarray, log_w: np.ndarray, answer: np.ndarray | None
+    loglik: np.ndarray,
+    who: np.ndarray,
+    log_w: np.ndarray,
+    answer: np.ndarray | None,
+    edges: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Monte-Carlo EIG (structure, or about ``answer``) and its standard error."""
+    """Monte-Carlo EIG (about the DAG, the ``edges``, or ``answer``) and its standard error."""
     post = log_w[None, :] + loglik
     norm = logsumexp(post, axis=1)
-    if answer is None:
+    if edges is not None:  # sum over edges of I(edge; y) = E_y[H(edge) - H(edge | y)]
+        w = np.exp(post - norm[:, None])
+        terms = _entropy(np.exp(log_w) @ edges).sum() - _entropy(w @ edges).sum(axis=1)
+    elif answer is None:
         terms = loglik[np.arange(who.size), who] - norm
     else:
         prior_var = float(np.exp(log_w) @ (answer - np.exp(log_w) @ answer) ** 2)
@@ -234,6 +241,12 @@ def _gain(
         terms = 0.5 * (np.log(max(prior_var, 1e-300)) - np.log(var))
     se = float(terms.std(ddof=1) / np.sqrt(terms.size)) if terms.size > 1 else float("nan")
     return float(terms.mean()), se
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    """Binary entropy (nats), elementwise."""
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return -(p * np.log(p) + (1 - p) * np.log1p(-p))
 
 
 def expected_information_gain(
@@ -286,7 +299,10 @@ def suggest(
         Variables to intervene on (``"X"``: values spread over X's states, or N(0, value_sd) for
         a continuous X), ``"X=x"`` strings, or ``(name, value)`` pairs.
     target
-        A query (``"P(Y=y | do(X=x))"``, ``"E[Y | ...]"``); the gain is then about its answer.
+        None: the gain is about the DAG (the mutual information between the theory and the
+        outcome). ``"edges"``: about the edges, the sum over ordered pairs of the mutual
+        information between the edge's presence and the outcome (what the edge-marginal
+        error rewards). A query (``"P(Y=y | do(X=x))"``, ``"E[Y | ...]"``): about its answer.
     n_samples
         Rows per experiment.
     batch
@@ -334,8 +350,11 @@ def suggest(
     hyp = _Hypotheses(posterior, max_theories, integrate=parameters == "integrated")
     rng = np.random.default_rng(seed)
     who = rng.choice(hyp.log_w.size, size=n_outer, p=np.exp(hyp.log_w))
-    answer = None
-    if target is not None:
+    answer = edges = None
+    if target == "edges":
+        bits = (hyp.masks[:, None, :] >> np.arange(hyp.d)[None, :, None]) & 1  # (K, i, j)
+        edges = bits.reshape(hyp.masks.shape[0], -1).astype(float)
+    elif target is not None:
         sub = Posterior(
             posterior.variables,
             hyp.masks,
@@ -347,7 +366,7 @@ def suggest(
         ans = ask(sub, target, n_draws=0, seed=seed)
         answer = np.zeros(hyp.log_w.size)
         answer[ans.per_theory["theory"]] = ans.per_theory["value"]
-    about = "structure" if target is None else f"answer to {target}"
+    about = {None: "structure", "edges": "edges"}.get(target, f"answer to {target}")
     logliks = []
     for j, value in parsed:
         x = _simulate(hyp, who, j, value, n_samples, rng, value_sd)
@@ -356,7 +375,7 @@ def suggest(
     if batch == 1:
         out = []
         for (j, value), ll in zip(parsed, logliks, strict=True):
-            eig, se = _gain(ll, who, hyp.log_w, answer)
+            eig, se = _gain(ll, who, hyp.log_w, answer, edges)
             out.append(Experiment(names[j], value, n_samples, eig, se, about))
         return sorted(out, key=lambda e: -e.eig)
     chosen: list[int] = []
@@ -365,11 +384,11 @@ def suggest(
     for _ in range(batch):
         best = max(
             (c for c in range(len(parsed)) if c not in chosen),
-            key=lambda c: _gain(total + logliks[c], who, hyp.log_w, answer)[0],
+            key=lambda c: _gain(total + logliks[c], who, hyp.log_w, answer, edges)[0],
         )
         chosen.append(best)
         total = total + logliks[best]
-        eig, se = _gain(total, who, hyp.log_w, answer)
+        eig, se = _gain(total, who, hyp.log_w, answer, edges)
         j, value = parsed[best]
         result.append(Experiment(names[j], value, n_samples, eig, se, about))
     return result
@@ -444,6 +463,7 @@ def run_design_loop(
     max_theories: int = 300,
     value_sd: float = 1.0,
     parameters: str = "integrated",
+    target: str | None = None,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Simulation study: learn, pick an experiment, run it on the true world, repeat.
@@ -462,6 +482,8 @@ def run_design_loop(
         Variables that may be intervened on (default: all).
     world_model
         Keyword arguments of :class:`scientist.WorldModel` used at every round.
+    n_outer, max_theories, value_sd, parameters, target
+        Passed to :func:`suggest` (``"eig"`` only).
 
     Returns
     -------
@@ -502,6 +524,7 @@ def run_design_loop(
                 max_theories=max_theories,
                 value_sd=value_sd,
                 parameters=parameters,
+                target=target,
                 seed=seed * 1000 + r,
             )[0]
             name = best.variable

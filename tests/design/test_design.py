@@ -142,3 +142,13 @@ def test_cli(tmp_path):
     assert body[0]["variable"] == "X" and body[0]["eig"] > body[1]["eig"]
     res = CliRunner().invoke(app, ["design", str(path), "--candidates", "Q"])
     assert res.exit_code == 2 and "Unknown candidate" in res.output
+
+
+def test_gain_about_the_edges():
+    # the two worlds differ in one edge: the information about the edges is that about the DAG
+    e = expected_information_gain(two_worlds(), "X", "1", n_samples=5, n_outer=4000, target="edges")
+    assert e.about == "edges"
+    assert abs(e.eig - exact_mi(5)) < 4 * e.eig_stderr
+    assert expected_information_gain(two_worlds(), "Y", "1", target="edges").eig == pytest.approx(
+        0.0, abs=1e-9
+    )

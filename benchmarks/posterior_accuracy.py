@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.special import xlogy
 from sklearn.metrics import roc_auc_score
 
 from scientist import Dataset, Theory, WorldModel, datasets
 from scientist.data import Variable
 from scientist.graphs import parent_masks
 from scientist.posterior import Posterior
+from scientist.samplers.gflownet.terminating import jensen_shannon
 from scientist.theory import CategoricalFamily
 
 D = 5
@@ -75,11 +75,7 @@ def categorical_dataset(seed: int) -> Dataset:
     return Theory(variables, adj, fams).sample(200, rng=rng)
 
 
-def jsd(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen-Shannon divergence in nats."""
-    m = 0.5 * (p + q)
-    safe = np.where(m > 0, m, 1.0)
-    return float(0.5 * (xlogy(p, p / safe).sum() + xlogy(q, q / safe).sum()))
+jsd = jensen_shannon  # nats
 
 
 def compare(exact: Posterior, masks: np.ndarray, weights: np.ndarray) -> tuple[float, float]:

@@ -311,11 +311,17 @@ def design(
         str, typer.Option(help="Comma-separated variables (or X=x) to intervene on.")
     ],
     target: Annotated[
-        str | None, typer.Option(help="A query; rank by information about its answer.")
+        str | None,
+        typer.Option(
+            help="A query (rank by information about its answer) or 'edges' (about each edge)."
+        ),
     ] = None,
     samples: Annotated[int, typer.Option(help="Rows per experiment.")] = 20,
     batch: Annotated[int, typer.Option(help="Pick this many experiments greedily.")] = 1,
     outer: Annotated[int, typer.Option(help="Monte-Carlo outcomes per experiment.")] = 128,
+    parameters: Annotated[
+        str, typer.Option(help="'integrated' (posterior predictive) or 'mean' (plug-in).")
+    ] = "integrated",
     seed: Annotated[int, typer.Option(help="Seed of the simulations.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -329,6 +335,7 @@ def design(
         n_samples=samples,
         batch=batch,
         n_outer=outer,
+        parameters=parameters,
         seed=seed,
     )
     if as_json:

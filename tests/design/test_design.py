@@ -152,3 +152,14 @@ def test_gain_about_the_edges():
     assert expected_information_gain(two_worlds(), "Y", "1", target="edges").eig == pytest.approx(
         0.0, abs=1e-9
     )
+
+
+def test_cli_parameters_and_edges(tmp_path):
+    path = tmp_path / "p.npz"
+    two_worlds().save(path)
+    args = ["design", str(path), "--candidates", "X,Y", "--outer", "32", "--json"]
+    res = CliRunner().invoke(app, [*args, "--target", "edges", "--parameters", "mean"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)[0]["about"] == "edges"
+    res = CliRunner().invoke(app, [*args, "--parameters", "median"])
+    assert res.exit_code == 2 and "parameters='median'" in res.output

@@ -15,7 +15,7 @@ seeds. Target: EIG reaches random's final (round-10) error in at most half the r
 
 Usage::
 
-    python benchmarks/experiment_design.py [--seeds 10] [--rounds 10] [--parameters integrated]
+    python benchmarks/experiment_design.py [--seeds 10] [--rounds 10] [--parameters integrated] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
@@ -42,46 +43,58 @@ def gaussian_truth(seed: int) -> Theory:
     return Theory.linear_gaussian([f"X{i}" for i in range(d)], w, noise_sd=1.0)
 
 
+SETTINGS = ("sachs (discrete, BDeu)", "d=10 linear-Gaussian (BGe)")
+STRATEGIES = ("eig", "random", "round_robin")
+
+
+def run_one(
+    label: str, strategy: str, seed: int, rounds: int, parameters: str, target: str
+) -> tuple[list[float], list[int]]:
+    """One simulation study: edge-marginal error and SHD after every round."""
+    if label == SETTINGS[0]:
+        truth, wm, sd = datasets.load_network("sachs"), {}, 1.0
+    else:
+        truth, wm, sd = gaussian_truth(100 + seed), {"score": "bge"}, 2.0
+    hist = run_design_loop(
+        truth,
+        truth.sample(50, rng=np.random.default_rng(seed)),
+        strategy=strategy,
+        rounds=rounds,
+        n_per_round=20,
+        world_model=wm,
+        value_sd=sd,
+        seed=seed,
+        parameters=parameters,
+        target=None if target == "dag" else target,
+    )
+    return [h["edge_error"] for h in hist], [h["shd"] for h in hist]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--parameters", choices=("integrated", "mean"), default="integrated")
     ap.add_argument("--target", choices=("dag", "edges"), default="dag")
+    ap.add_argument("--jobs", type=int, default=1, help="Worker processes (same results).")
     args = ap.parse_args()
-    strategies = ("eig", "random", "round_robin")
-    settings = {
-        "sachs (discrete, BDeu)": lambda s: (datasets.load_network("sachs"), {}, 1.0),
-        "d=10 linear-Gaussian (BGe)": lambda s: (gaussian_truth(100 + s), {"score": "bge"}, 2.0),
-    }
     t_start = time.perf_counter()
+    tasks = [(label, st, s) for label in SETTINGS for st in STRATEGIES for s in range(args.seeds)]
+    extra = (args.rounds, args.parameters, args.target)
+    out: dict[tuple[str, str, int], tuple[list[float], list[int]]] = {}
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = {pool.submit(run_one, *task, *extra): task for task in tasks}
+        for future in as_completed(futures):
+            label, strategy, s = futures[future]
+            out[(label, strategy, s)] = future.result()
+            print(f"[{label}] {strategy} seed {s + 1}/{args.seeds}", file=sys.stderr, flush=True)
     results: dict[tuple[str, str], np.ndarray] = {}
     shd: dict[tuple[str, str], np.ndarray] = {}
-    for label, make in settings.items():
-        for strategy in strategies:
-            errs, shds = [], []
-            for s in range(args.seeds):
-                truth, wm, sd = make(s)
-                init = truth.sample(50, rng=np.random.default_rng(s))
-                hist = run_design_loop(
-                    truth,
-                    init,
-                    strategy=strategy,
-                    rounds=args.rounds,
-                    n_per_round=20,
-                    world_model=wm,
-                    value_sd=sd,
-                    seed=s,
-                    parameters=args.parameters,
-                    target=None if args.target == "dag" else args.target,
-                )
-                errs.append([h["edge_error"] for h in hist])
-                shds.append([h["shd"] for h in hist])
-                print(
-                    f"[{label}] {strategy} seed {s + 1}/{args.seeds}", file=sys.stderr, flush=True
-                )
-            results[(label, strategy)] = np.array(errs)
-            shd[(label, strategy)] = np.array(shds)
+    for label in SETTINGS:
+        for strategy in STRATEGIES:
+            runs = [out[(label, strategy, s)] for s in range(args.seeds)]
+            results[(label, strategy)] = np.array([r[0] for r in runs])
+            shd[(label, strategy)] = np.array([r[1] for r in runs])
     rounds = list(range(0, args.rounds + 1, 2))
     print(
         f"\nEIG about the {args.target} with {args.parameters} parameters."

@@ -4,11 +4,17 @@ For each candidate experiment ``do(X = x)`` (or ``do(X)`` with values spread uni
 states, or drawn from N(0, sd) for a continuous X) with ``n`` samples, the expected information
 gain about the causal structure is
 
-    EIG = I(theory; Y) = E_{k ~ P(k | D), y ~ p(y | k, do)} [ log p(y | k) - log sum_j P(j | D) p(y | j) ],
+    EIG = I(G; Y) = E_{k ~ P(k | D), y ~ p(y | k, D, do)} [ log p(y | k, D) - log sum_j P(j | D) p(y | j, D) ],
 
 estimated by Monte Carlo over ``n_outer`` simulated outcomes, with the inner sum exact over the
-posterior's most probable theories (their parameters at the posterior mean). Given a ``target``
-query instead, the gain is about the answer: ``E_y[1/2 log(Var(answer) / Var(answer | y))]``
+posterior's most probable theories. By default the parameters are integrated out: an outcome is
+drawn with parameters from the theory's posterior, and ``p(y | j, D)`` is the theory's posterior
+predictive, the same closed-form update of the marginal likelihood that the score makes when
+the rows are added (BDeu: Dirichlet-multinomial; BGe: Student-t regression), so the gain is the
+mutual information between the DAG and the outcome that the next fit will see
+(``parameters="mean"``: plug-in posterior means). ``target="edges"`` sums the information about
+each edge instead, ``sum_e I(e; Y)``, which is what the edge-marginal error rewards. Given a
+query as ``target``, the gain is about the answer: ``E_y[1/2 log(Var(answer) / Var(answer | y))]``
 (exact for a Gaussian-distributed answer). A batch of experiments is chosen greedily by their
 joint gain, simulated from the same theories. Nothing is ever run: the module only recommends.
 
@@ -16,7 +22,9 @@ References
 ----------
 .. [1] K. P. Murphy, "Active learning of causal Bayes net structure", technical report, 2001.
 .. [2] S. Tong and D. Koller, "Active learning for structure in Bayesian networks", IJCAI 2001.
-.. [3] Y. Bengio et al., "Superintelligent agents pose catastrophic risks: can Scientist AI
+.. [3] R. Agrawal, C. Squires, K. Yang, K. Shanmugam and C. Uhler, "ABCD-Strategy: budgeted
+   experimental design for targeted causal structure discovery", AISTATS 2019.
+.. [4] Y. Bengio et al., "Superintelligent agents pose catastrophic risks: can Scientist AI
    offer a safer path?", arXiv:2502.15657, 2025, section 3.8.1.
 """
 

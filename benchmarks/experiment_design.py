@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -77,9 +78,12 @@ def main() -> None:
     ap.add_argument("--parameters", choices=("integrated", "mean"), default="integrated")
     ap.add_argument("--target", choices=("dag", "edges"), default="dag")
     ap.add_argument("--jobs", type=int, default=1, help="Worker processes (same results).")
+    ap.add_argument("--strategies", default=",".join(STRATEGIES), help="Comma-separated.")
+    ap.add_argument("--save", default="", help="Write every run's errors and SHDs as JSON.")
     args = ap.parse_args()
+    strategies = [s for s in args.strategies.split(",") if s]
     t_start = time.perf_counter()
-    tasks = [(label, st, s) for label in SETTINGS for st in STRATEGIES for s in range(args.seeds)]
+    tasks = [(label, st, s) for label in SETTINGS for st in strategies for s in range(args.seeds)]
     extra = (args.rounds, args.parameters, args.target)
     out: dict[tuple[str, str, int], tuple[list[float], list[int]]] = {}
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -91,7 +95,7 @@ def main() -> None:
     results: dict[tuple[str, str], np.ndarray] = {}
     shd: dict[tuple[str, str], np.ndarray] = {}
     for label in SETTINGS:
-        for strategy in STRATEGIES:
+        for strategy in strategies:
             runs = [out[(label, strategy, s)] for s in range(args.seeds)]
             results[(label, strategy)] = np.array([r[0] for r in runs])
             shd[(label, strategy)] = np.array([r[1] for r in runs])
@@ -112,13 +116,18 @@ def main() -> None:
             e.mean(0),
             e.std(0, ddof=1) / np.sqrt(e.shape[0]) if e.shape[0] > 1 else np.zeros(e.shape[1]),
         )
-        target = results[(label, "random")].mean(0)[-1]
-        reach = next((r for r in range(e.shape[1]) if mean[r] <= target), None)
+        reach: object = "n/a (random not run)"
+        if (label, "random") in results:
+            target = results[(label, "random")].mean(0)[-1]
+            reach = next((r for r in range(e.shape[1]) if mean[r] <= target), "not reached")
         cells = " | ".join(f"{mean[r]:.3f} ± {se[r]:.3f}" for r in rounds)
         print(
             f"| {label} | {strategy} | {cells} | {shd[(label, strategy)][:, -1].mean():.1f} | "
-            f"{'not reached' if reach is None else reach} |"
+            f"{reach} |"
         )
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump([[*k, *v] for k, v in out.items()], f)
     print(f"\nTotal time {time.perf_counter() - t_start:.0f} s.")
 
 

@@ -19,7 +19,10 @@ After each rate the script waits for every request to finish and compares the au
 to the store with the 200 responses received (they must be equal), and reads from every
 worker's ``/metrics`` how many requests missed the verdict cache (each miss runs the inference
 over all theories, a few milliseconds of one core for 1,000 theories) and how
-long the audit commits took (mean, and how many took over 25 ms).
+long the audit commits took (mean, and how many took over 25 ms). The ``load`` column is the
+machine's 1-minute load average before and after the step (the client and the server share the
+machine with whatever else runs on it); ``--json`` also keeps, per step, the due time and
+latency of every request over 25 ms.
 
 Usage::
 
@@ -286,6 +289,7 @@ async def run_rate(
     novel_latencies: list[float] = []
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    slow: list[tuple[float, float]] = []  # (due time in s from the start, latency ms) over 25 ms
     ok = 0
     start = time.perf_counter() + 0.1
 
@@ -307,7 +311,10 @@ async def run_rate(
                 errors[str(status)] = errors.get(str(status), 0) + 1
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-        (novel_latencies if i in fresh else latencies).append(time.perf_counter() - due)
+        took = time.perf_counter() - due
+        (novel_latencies if i in fresh else latencies).append(took)
+        if took > 0.025:
+            slow.append((round(due - start, 3), round(took * 1000, 1)))
 
     await asyncio.gather(*(one(i) for i in range(n)))
     wall = time.perf_counter() - start
@@ -325,6 +332,7 @@ async def run_rate(
         "p50_ms": float(np.percentile(lat, 50)),
         "p99_ms": float(np.percentile(lat, 99)),
         "max_ms": float(lat[-1]),
+        "slow": sorted(slow),
     }
 
 
@@ -338,7 +346,9 @@ async def main_async(args: argparse.Namespace, url: str, token: str, store: Audi
             print(f"warm-up: {took:.1f} s", file=sys.stderr)
         for rate in args.rates:
             before, stats0 = store.count(), await worker_stats(url, args.workers)
+            load = os.getloadavg()[0]
             row = await run_rate(client, bodies, rate, args.duration, args.novel)
+            row["load_before"], row["load_after"] = load, os.getloadavg()[0]
             row["audit_rows"] = store.count() - before
             stats1 = await worker_stats(url, args.workers)
             if stats0 is None or stats1 is None:
@@ -349,7 +359,7 @@ async def main_async(args: argparse.Namespace, url: str, token: str, store: Audi
                 row["commit_mean_ms"] = 1000 * d["commit_sum"] / max(d["commits"], 1)
                 row["commits_slow"] = int(d["commits"] - d["commits_fast"])
             rows.append(row)
-            print(json.dumps(row), file=sys.stderr)
+            print(json.dumps({k: v for k, v in row.items() if k != "slow"}), file=sys.stderr)
     finally:
         await client.close()
     return rows
@@ -360,8 +370,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     extra = " novel requests | their p50 ms | p99 ms of the others |" if novel else ""
     lines = [
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
-        "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms |" + extra,
-        "| ---: " * (13 + 3 * novel) + "|",
+        "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms | load |"
+        + extra,
+        "| ---: " * (14 + 3 * novel) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -374,7 +385,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['audit_rows']} | {r['ok'] - r['audit_rows']} | "
             f"{'?' if r['cache_misses'] is None else r['cache_misses']} | "
             f"{'?' if r['commit_mean_ms'] is None else format(r['commit_mean_ms'], '.2f')} | "
-            f"{'?' if r['commits_slow'] is None else r['commits_slow']} |"
+            f"{'?' if r['commits_slow'] is None else r['commits_slow']} | "
+            f"{r['load_before']:.1f}-{r['load_after']:.1f} |"
             + (
                 f" {r['novel']} | {r['novel_p50_ms'] or 0:.0f} | {r['cached_p99_ms']:.1f} |"
                 if novel

@@ -94,6 +94,48 @@ def requests(post: Posterior) -> list[dict[str, Any]]:
     return out
 
 
+PROBE = """
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+out = open(sys.argv[2], "w", buffering=1)
+block = b"x" * 4096
+while True:
+    t = time.monotonic()
+    os.pwrite(fd, block, 0)
+    os.fdatasync(fd)
+    out.write(f"{t:.4f} {1000 * (time.monotonic() - t):.2f}\\n")
+    time.sleep(0.02)
+"""
+
+
+def start_fsync_probe(folder: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A process that writes 4 KiB and ``fdatasync``s it every 20 ms, logging each sync's time.
+
+    It shows how long the disk takes to make a small write durable, which is what every audit
+    commit waits for (SQLite's ``synchronous=FULL``, PostgreSQL's WAL flush), independently of
+    the service.
+    """
+    log = folder / "fsync.log"
+    proc = subprocess.Popen([sys.executable, "-c", PROBE, str(folder / "fsync.dat"), str(log)])
+    return proc, log
+
+
+def fsync_stats(log: Path, t0: float, t1: float) -> dict[str, float]:
+    """The probe's syncs started between monotonic times ``t0`` and ``t1``."""
+    ms = [
+        float(b)
+        for a, b in (line.split() for line in log.read_text().splitlines() if line.count(" ") == 1)
+        if t0 <= float(a) <= t1
+    ]
+    if not ms:
+        return {"fsyncs": 0, "fsync_p99_ms": float("nan"), "fsync_max_ms": float("nan")}
+    return {
+        "fsyncs": len(ms),
+        "fsync_p99_ms": float(np.percentile(ms, 99)),
+        "fsync_max_ms": max(ms),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -336,7 +378,14 @@ async def run_rate(
     }
 
 
-async def main_async(args: argparse.Namespace, url: str, token: str, store: AuditStore, bodies):
+async def main_async(
+    args: argparse.Namespace,
+    url: str,
+    token: str,
+    store: AuditStore,
+    bodies: list[dict[str, Any]],
+    probe_log: Path | None = None,
+):
     headers = {"Authorization": f"Bearer {token}"}
     rows = []
     client = LoadClient(url, token)
@@ -346,8 +395,10 @@ async def main_async(args: argparse.Namespace, url: str, token: str, store: Audi
             print(f"warm-up: {took:.1f} s", file=sys.stderr)
         for rate in args.rates:
             before, stats0 = store.count(), await worker_stats(url, args.workers)
-            load = os.getloadavg()[0]
+            load, t0 = os.getloadavg()[0], time.monotonic()
             row = await run_rate(client, bodies, rate, args.duration, args.novel)
+            if probe_log is not None:
+                row.update(fsync_stats(probe_log, t0, time.monotonic()))
             row["load_before"], row["load_after"] = load, os.getloadavg()[0]
             row["audit_rows"] = store.count() - before
             stats1 = await worker_stats(url, args.workers)
@@ -367,12 +418,14 @@ async def main_async(args: argparse.Namespace, url: str, token: str, store: Audi
 
 def table(rows: list[dict[str, Any]]) -> str:
     novel = any(r["novel"] for r in rows)
+    probe = "fsyncs" in rows[0]
     extra = " novel requests | their p50 ms | p99 ms of the others |" if novel else ""
+    extra += " probe fsync p99 ms | max ms |" if probe else ""
     lines = [
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
         "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms | load |"
         + extra,
-        "| ---: " * (14 + 3 * novel) + "|",
+        "| ---: " * (14 + 3 * novel + 2 * probe) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -392,6 +445,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 if novel
                 else ""
             )
+            + (f" {r['fsync_p99_ms']:.1f} | {r['fsync_max_ms']:.0f} |" if probe else "")
         )
     return "\n".join(lines)
 
@@ -408,6 +462,11 @@ def main(argv: list[str] | None = None) -> None:
         "--novel", type=float, default=0.0, help="Fraction of requests that miss the cache."
     )
     parser.add_argument("--inference-processes", type=int, default=1)
+    parser.add_argument(
+        "--fsync-probe",
+        action="store_true",
+        help="Time a 4 KiB fdatasync every 20 ms beside the load (columns fsync p99/max).",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.rates = [float(x) for x in args.rates.split(",")]
@@ -434,9 +493,14 @@ def main(argv: list[str] | None = None) -> None:
             tmp / "serve.log",
             args.inference_processes,
         )
+        probe = None
         try:
-            rows = asyncio.run(main_async(args, url, token, store, requests(post)))
+            probe, probe_log = start_fsync_probe(tmp) if args.fsync_probe else (None, None)
+            rows = asyncio.run(main_async(args, url, token, store, requests(post), probe_log))
         finally:
+            if probe is not None:
+                probe.kill()
+                probe.wait()
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=30)

@@ -314,3 +314,16 @@ async def test_a_failed_inference_is_503_and_not_audited(client, keys, service, 
     r = await client.post("/v1/decide", json=DECIDE, headers=bearer(keys["decide"]))
     assert r.status_code == 503 and "died" in r.json()["detail"]
     assert service.audit.count() == 0
+
+
+def test_server_backed_store_keeps_a_fixed_pool():
+    # A burst must not open (and then close) connections past the pool: on PostgreSQL each
+    # costs a server process and a handshake (see test_service_postgres.py for the burst).
+    pytest.importorskip("psycopg")
+    from scientist.guard.audit import POOL_SIZE, make_engine
+
+    engine = make_engine("postgresql+psycopg://u:p@127.0.0.1:1/x")  # lazy: connects to nothing
+    assert isinstance(engine.pool, sa.pool.QueuePool)
+    assert engine.pool.size() == POOL_SIZE
+    assert engine.pool._max_overflow == 0
+    engine.dispose()

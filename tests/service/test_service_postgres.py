@@ -40,3 +40,28 @@ async def test_concurrent_decisions_on_postgres(asia):
         page = (await c.get("/v1/audit", params={"since": start.isoformat(), "limit": 1000})).json()
         assert {r["id"] for r in page["records"]} >= {r.json()["audit_id"] for r in responses}
     svc.audit.close()
+
+
+async def test_bursts_reuse_the_pooled_connections(asia):
+    # Opening a PostgreSQL connection costs far more than a commit; the store keeps a fixed
+    # pool, so a second burst opens no new connection and none is ever opened past the pool.
+    import sqlalchemy as sa
+
+    from scientist.guard.audit import POOL_SIZE
+
+    svc = Service({"asia": asia}, {"asia": SPEC}, audit=URL, threshold=0.5)
+    token = svc.keys.create(["decide"])[1]
+    opened = []
+    sa.event.listen(svc.audit.engine, "connect", lambda *_: opened.append(1))
+    transport = httpx.ASGITransport(app=create_app(svc))
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"posterior": "asia", "action": {"smoke": "yes"}}
+    async with httpx.AsyncClient(transport=transport, base_url="http://pg", headers=headers) as c:
+        counts = []
+        for _ in range(2):
+            responses = await asyncio.gather(*(c.post("/v1/decide", json=body) for _ in range(40)))
+            assert {r.status_code for r in responses} == {200}
+            counts.append(len(opened))
+    assert 1 <= counts[0] <= POOL_SIZE
+    assert counts[1] == counts[0]
+    svc.close()

@@ -77,3 +77,11 @@ def test_learns_asia_structure_with_interventions():
     either, xray = names.index("either"), names.index("xray")
     assert marg[either, xray] + marg[xray, either] > 0.9
     assert wm.rhat_.shape == (8, 8)
+
+
+def test_default_in_degree_fits_the_family_table():
+    from scientist.world import default_max_parents
+
+    assert default_max_parents(13) == 4
+    assert default_max_parents(37) == 3  # alarm: in-degree 4 would need 2.47M families
+    assert default_max_parents(62) == 2

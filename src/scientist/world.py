@@ -16,6 +16,7 @@ References
 from __future__ import annotations
 
 import time
+from math import comb
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from scientist.samplers.driver import SAMPLERS as CHAIN_SAMPLERS
 from scientist.samplers.driver import run_chains
 from scientist.samplers.exact import enumerate_posterior
 from scientist.scores import Score, make_score
-from scientist.scores.table import FamilyTable
+from scientist.scores.table import MAX_CANDIDATES, FamilyTable
 
 __all__ = ["WorldModel"]
 
@@ -65,7 +66,8 @@ class WorldModel:
         Order MCMC only: DAGs drawn from each kept order (exact draws given the order; more
         draws find more distinct DAGs at little cost). ``n_samples`` counts DAGs.
     max_parents
-        Maximum in-degree of the candidate parent sets; default: none for d <= 12, else 4.
+        Maximum in-degree of the candidate parent sets; default: none for d <= 12, else 4, or
+        less where 4 would exceed the family table's candidate limit (3 for alarm's 37 nodes).
     weighting
         ``"rescored"`` (default) or ``"empirical"`` weights for MCMC posteriors (see
         :class:`scientist.Posterior`).
@@ -251,7 +253,7 @@ class WorldModel:
         scorer = score.fit(data)
         max_parents = self.max_parents
         if max_parents is None and data.n_vars > 12:
-            max_parents = 4
+            max_parents = default_max_parents(data.n_vars)
         table = FamilyTable(scorer, prior, max_parents, progress=self.progress)
         info: dict[str, Any] = {
             "sampler": sampler,
@@ -349,6 +351,14 @@ class WorldModel:
         if name.endswith("_") and not name.startswith("_"):
             raise NotFittedError(f"{name} is not available: call fit(dataset) first.")
         raise AttributeError(name)
+
+
+def default_max_parents(d: int, ceiling: int = 4) -> int:
+    """The largest in-degree up to ``ceiling`` whose candidate families fit the table's limit."""
+    for k in range(ceiling, 0, -1):
+        if d * sum(comb(d - 1, i) for i in range(k + 1)) <= MAX_CANDIDATES:
+            return k
+    return 1
 
 
 def _finite_max(r: np.ndarray) -> float | None:

@@ -32,8 +32,8 @@ from sklearn.metrics import roc_auc_score
 from scientist import Dataset, Theory, WorldModel, datasets
 from scientist.data import Variable
 from scientist.graphs import parent_masks
+from scientist.metrics import jensen_shannon
 from scientist.posterior import Posterior
-from scientist.samplers.gflownet.terminating import jensen_shannon
 from scientist.theory import CategoricalFamily
 
 D = 5

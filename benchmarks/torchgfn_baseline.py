@@ -54,7 +54,7 @@ import torch
 from torch import nn
 
 from scientist import Dataset
-from scientist.samplers.gflownet.terminating import jensen_shannon
+from scientist.metrics import jensen_shannon
 
 __all__ = ["available", "run_torchgfn"]
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import logsumexp, xlogy
+from scipy.special import logsumexp
 
 from scientist.errors import SamplerError
 from scientist.graphs import adjacency_from_masks, all_dags
+from scientist.metrics import jensen_shannon
 from scientist.samplers.gflownet.env import DAGEnv
 from scientist.samplers.gflownet.estimator import EdgePolicy
 from scientist.samplers.gflownet.states import DAGStates
@@ -77,11 +78,3 @@ def exact_log_posterior(env: DAGEnv, graph: StateGraph | None = None) -> np.ndar
     graph = graph or StateGraph(env.d)
     scores = env.log_reward(graph.masks)
     return scores - logsumexp(scores)
-
-
-def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen-Shannon divergence (nats) between two distributions on the same support."""
-    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
-    m = 0.5 * (p + q)
-    safe = np.where(m > 0, m, 1.0)
-    return float(0.5 * (xlogy(p, p / safe).sum() + xlogy(q, q / safe).sum()))

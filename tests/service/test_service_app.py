@@ -327,3 +327,20 @@ def test_server_backed_store_keeps_a_fixed_pool():
     assert engine.pool.size() == POOL_SIZE
     assert engine.pool._max_overflow == 0
     engine.dispose()
+
+
+def test_open_pool_is_a_no_op_on_sqlite(db):
+    assert AuditStore(db).open_pool() == 0
+
+
+def test_open_pool_is_best_effort_when_the_server_is_down():
+    pytest.importorskip("psycopg")
+    store = AuditStore.__new__(AuditStore)  # no tables: nothing listens on port 1
+    from scientist.guard.audit import make_engine
+
+    store.url, store.engine = (
+        "postgresql+psycopg://u:p@127.0.0.1:1/x",
+        make_engine("postgresql+psycopg://u:p@127.0.0.1:1/x"),
+    )
+    assert store.open_pool() == 0
+    store.engine.dispose()

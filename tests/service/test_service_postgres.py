@@ -65,3 +65,23 @@ async def test_bursts_reuse_the_pooled_connections(asia):
     assert 1 <= counts[0] <= POOL_SIZE
     assert counts[1] == counts[0]
     svc.close()
+
+
+async def test_open_pool_opens_every_connection_before_the_first_burst(asia):
+    import sqlalchemy as sa
+
+    from scientist.guard.audit import POOL_SIZE
+
+    svc = Service({"asia": asia}, {"asia": SPEC}, audit=URL, threshold=0.5)
+    token = svc.keys.create(["decide"])[1]
+    assert svc.audit.open_pool() == POOL_SIZE
+    opened = []
+    sa.event.listen(svc.audit.engine, "connect", lambda *_: opened.append(1))
+    transport = httpx.ASGITransport(app=create_app(svc))
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"posterior": "asia", "action": {"smoke": "yes"}}
+    async with httpx.AsyncClient(transport=transport, base_url="http://pg", headers=headers) as c:
+        responses = await asyncio.gather(*(c.post("/v1/decide", json=body) for _ in range(40)))
+    assert {r.status_code for r in responses} == {200}
+    assert opened == []
+    svc.close()

@@ -169,6 +169,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Open the audit store's connections before the first request, not during a burst.
+        await run_in_threadpool(service.audit.open_pool)
         yield
         if close_service:
             await run_in_threadpool(service.close)

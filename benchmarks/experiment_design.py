@@ -49,7 +49,14 @@ STRATEGIES = ("eig", "random", "round_robin")
 
 
 def run_one(
-    label: str, strategy: str, seed: int, rounds: int, parameters: str, target: str
+    label: str,
+    strategy: str,
+    seed: int,
+    rounds: int,
+    parameters: str,
+    target: str,
+    n_outer: int = 64,
+    max_theories: int = 300,
 ) -> tuple[list[float], list[int]]:
     """One simulation study: edge-marginal error and SHD after every round."""
     if label == SETTINGS[0]:
@@ -67,6 +74,8 @@ def run_one(
         seed=seed,
         parameters=parameters,
         target=None if target == "dag" else target,
+        n_outer=n_outer,
+        max_theories=max_theories,
     )
     return [h["edge_error"] for h in hist], [h["shd"] for h in hist]
 
@@ -79,12 +88,14 @@ def main() -> None:
     ap.add_argument("--target", choices=("dag", "edges"), default="dag")
     ap.add_argument("--jobs", type=int, default=1, help="Worker processes (same results).")
     ap.add_argument("--strategies", default=",".join(STRATEGIES), help="Comma-separated.")
+    ap.add_argument("--outer", type=int, default=64, help="EIG Monte-Carlo outcomes.")
+    ap.add_argument("--theories", type=int, default=300, help="EIG hypotheses.")
     ap.add_argument("--save", default="", help="Write every run's errors and SHDs as JSON.")
     args = ap.parse_args()
     strategies = [s for s in args.strategies.split(",") if s]
     t_start = time.perf_counter()
     tasks = [(label, st, s) for label in SETTINGS for st in strategies for s in range(args.seeds)]
-    extra = (args.rounds, args.parameters, args.target)
+    extra = (args.rounds, args.parameters, args.target, args.outer, args.theories)
     out: dict[tuple[str, str, int], tuple[list[float], list[int]]] = {}
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(run_one, *task, *extra): task for task in tasks}

@@ -263,9 +263,7 @@ class WorldModel:
             "seed": self.seed,
         }
         self.rhat_ = None
-        if sampler == "gflownet":
-            posterior = self._fit_gflownet(data, table, scorer, info)
-        elif sampler == "exact":
+        if sampler == "exact":
             masks, log_post = enumerate_posterior(table)
             posterior = Posterior(
                 data.variables,
@@ -276,6 +274,8 @@ class WorldModel:
                 log_scores=log_post,
                 info=info,
             )
+        elif sampler == "gflownet":
+            posterior = self._from_samples(data, self._sample_gflownet(table, info), table, info)
         else:
             burn_in = self.n_samples * self.thin // 4 if self.burn_in is None else self.burn_in
             seeds = np.random.SeedSequence(self.seed).spawn(self.n_chains)
@@ -301,14 +301,7 @@ class WorldModel:
                 acceptance=[round(float(a), 4) for a in run.acceptance],
                 max_rhat=None if self.rhat_ is None else _finite_max(self.rhat_),
             )
-            posterior = Posterior.from_samples(
-                data.variables,
-                samples,
-                table.graph_scores,
-                weighting=self.weighting,  # type: ignore[arg-type]
-                scorer=scorer,
-                info=info,
-            )
+            posterior = self._from_samples(data, samples, table, info)
         self.table_ = table
         self.scorer_ = scorer
         self.posterior_ = posterior
@@ -318,9 +311,21 @@ class WorldModel:
         posterior.info["support"] = observed_support(data)
         return self
 
-    def _fit_gflownet(
-        self, data: Dataset, table: FamilyTable, scorer: Any, info: dict[str, Any]
+    def _from_samples(
+        self, data: Dataset, samples: np.ndarray, table: FamilyTable, info: dict[str, Any]
     ) -> Posterior:
+        """The posterior of sampled DAGs, weighted as ``weighting`` says."""
+        return Posterior.from_samples(
+            data.variables,
+            samples,
+            table.graph_scores,
+            weighting=self.weighting,  # type: ignore[arg-type]
+            scorer=table.scorer,
+            info=info,
+        )
+
+    def _sample_gflownet(self, table: FamilyTable, info: dict[str, Any]) -> np.ndarray:
+        """Train (or load) a GFlowNet, keep it as ``gflownet_``, and draw ``n_samples`` DAGs."""
         from scientist.samplers.gflownet import GFlowNet
 
         if self.checkpoint is not None:
@@ -338,14 +343,7 @@ class WorldModel:
             jsd=gfn.history[-1].get("jsd") if gfn.history else None,
         )
         self.gflownet_ = gfn
-        return Posterior.from_samples(
-            data.variables,
-            samples,
-            table.graph_scores,
-            weighting=self.weighting,  # type: ignore[arg-type]
-            scorer=scorer,
-            info=info,
-        )
+        return samples
 
     def __getattr__(self, name: str) -> Any:
         if name.endswith("_") and not name.startswith("_"):

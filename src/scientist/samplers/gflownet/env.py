@@ -129,10 +129,10 @@ class DAGEnv:
         new = old | self._bits[src]
         return self._family_score(dst, new) - self._family_score(dst, old)
 
+    def parent_masks(self, adj: torch.Tensor) -> torch.Tensor:
+        """Parent bit masks ``(B, d)`` of graphs ``(B, d, d)``, on their device."""
+        return (adj.to(torch.int64) * self._bits[:, None]).sum(dim=1)
+
     def log_reward(self, masks: np.ndarray) -> np.ndarray:
         """``log R(G)`` of parent masks ``(..., d)``."""
         return self.table.graph_scores(masks)
-
-    def n_removable(self, states: DAGStates) -> torch.Tensor:
-        """Edges that a backward step could remove (all but the required ones), ``(B,)``."""
-        return states.n_edges() - self.n_required

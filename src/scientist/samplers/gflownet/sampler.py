@@ -56,7 +56,6 @@ def draw_dags(
     the edge by inverse CDF over the allowed edges (two uniforms per graph and step).
     """
     out = np.empty((n, env.d), dtype=np.int64)
-    weights = env._bits
     w_embed = policy.embed.weight.t().contiguous()  # (d * d, hidden)
     for lo in range(0, n, chunk):
         m = min(chunk, n - lo)
@@ -81,7 +80,7 @@ def draw_dags(
             pre += w_embed[actions] * moved[:, None]
             if bool(stopped.any()):
                 fin = states.adj[stopped]
-                done[ids[stopped]] = (fin.to(torch.int64) * weights[:, None]).sum(dim=1)
+                done[ids[stopped]] = env.parent_masks(fin)
                 states, ids, pre = states[moved], ids[moved], pre[moved]
         out[lo : lo + m] = done.cpu().numpy()
     return out

@@ -310,3 +310,25 @@ def test_masses_never_exceed_one():
     h = np.full((500, 3, 1024), 0.9, dtype=np.float32)
     assert (tail_mass(lp, h, 0.5).value <= 1).all()
     assert (posterior_predictive(lp, np.ones_like(h)).value <= 1).all()
+
+
+def test_guard_rules_are_the_four_bounds():
+    """The guard's one-pass version gives exactly what the four public functions give."""
+    from scientist.guard.bounds import guard_rules
+
+    rng = np.random.default_rng(0)
+    lp = np.log(rng.dirichlet(np.ones(50)))
+    lp[[3, 7]] = lp[5]  # a tied group
+    lp[9] = -np.inf
+    for harm in (rng.random(50), rng.random((4, 50)), np.zeros(50), np.round(rng.random(50), 1)):
+        pp, p33, p45, cred = guard_rules(lp, harm, 0.05, 0.1)
+        for got, want in (
+            (pp, posterior_predictive(lp, harm)),
+            (p33, prop33(lp, harm)),
+            (p45, prop45(lp, harm, 0.05)),
+            (cred, credible_bound(lp, harm, 0.1)),
+        ):
+            for a, b in zip(got, want, strict=True):
+                assert np.array_equal(a, b)
+    with pytest.raises(InputError, match="alpha"):
+        guard_rules(lp, rng.random(50), 0.0, 0.1)

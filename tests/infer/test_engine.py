@@ -167,3 +167,37 @@ def test_grouping_rows_by_structure():
     rows = np.array([[1, 2], [3, 4], [1, 2], [0, 0], [3, 4]], dtype=np.int64)
     g = _group_rows(rows)
     assert g[0] == g[2] and g[1] == g[4] and len({g[0], g[1], g[3]}) == 3
+
+
+def test_point_answers_are_the_per_theory_answers_of_ask(exact5):
+    """What the guard reads per decision: the same numbers as ``ask(..., n_draws=0)``."""
+    from scientist.infer.engine import point_answers
+    from scientist.infer.query import parse_query
+
+    asia = datasets.load_network("asia")
+    flat = [  # no parents, so no deterministic OR: the evidence below keeps this theory
+        type(f)((), f.cpt.mean(axis=tuple(range(f.cpt.ndim - 1))) if f.parents else f.cpt)
+        for f in asia.families
+    ]
+    other = Theory(asia.variables, np.zeros((8, 8), bool), flat)
+    mixed = Posterior.from_theories([asia, other], weights=[0.6, 0.4])
+    w = np.zeros((3, 3))
+    w[0, 1], w[1, 2] = 0.8, 0.5
+    gauss = (
+        WorldModel(sampler="exact")
+        .fit(Theory.linear_gaussian(["a", "b", "c"], w, noise_sd=0.5).sample(200, rng=0))
+        .posterior_
+    )
+    cases = [
+        (exact5, "P(dysp=yes | do(smoke=yes), either=no)"),
+        (exact5, "P(dysp!=yes, bronc=yes | do(lung=no))"),
+        (mixed, "P(dysp=yes | tub=yes, either=no)"),  # theories dropped: zero evidence
+        (gauss, "P(c > 0.5 | do(a=1), b=0.2)"),
+    ]
+    for post, query in cases:
+        full = ask(post, query, n_draws=0)
+        point = point_answers(post, parse_query(query))
+        assert point.theory.tolist() == full.per_theory["theory"]
+        assert point.value.tolist() == full.per_theory["value"]
+        assert point.mc_stderr == full.mc_stderr
+        assert point.dropped_mass == full.dropped_mass

@@ -271,6 +271,10 @@ def posterior_predictive(log_post: ArrayLike, harm: ArrayLike) -> Bound:
        (arXiv:2408.05284), the posterior predictive guardrail of section 5.
     """
     _, h, p = _inputs(log_post, harm)
+    return _posterior_predictive(h, p)
+
+
+def _posterior_predictive(h: NDArray[np.floating], p: NDArray[np.floating]) -> Bound:
     contrib = h * p
     value = np.minimum(contrib.sum(axis=-1), 1)  # a sum of probabilities can round above 1
     return Bound(np.asarray(value), np.asarray(contrib.argmax(axis=-1)))
@@ -304,6 +308,10 @@ def prop33(log_post: ArrayLike, harm: ArrayLike) -> Bound:
        Proposition 3.3 (arXiv:2408.05284, Proposition 3.4).
     """
     _, h, p = _inputs(log_post, harm)
+    return _prop33(h, p)
+
+
+def _prop33(h: NDArray[np.floating], p: NDArray[np.floating]) -> Bound:
     contrib = h * p
     best = contrib.max(axis=-1, keepdims=True)
     tied = (contrib == best) & (p > 0)
@@ -476,7 +484,11 @@ def prop45(
     lp = _log_post(log_post)
     h = _harm(harm, lp.shape[-1])
     _check_broadcast(lp, h)
-    mask = _plausible(_normalise(lp), np.asarray(a), ties)
+    return _prop45(h, _normalise(lp), a, ties)
+
+
+def _prop45(h: NDArray[np.floating], p: NDArray[np.float64], a: float, ties: str) -> PlausibleBound:
+    mask = _plausible(p, np.asarray(a), ties)
     masked = h * mask.astype(h.dtype)  # harm >= 0, so theories outside the set drop to 0
     index = masked.argmax(axis=-1)
     value = _take(masked, index)
@@ -559,6 +571,10 @@ def credible_bound(log_post: ArrayLike, harm: ArrayLike, q: float) -> Bound:
     """
     qq = _unit("q", q, low_open=False)
     _, h, p = _inputs(log_post, harm)
+    return _credible_bound(h, p, qq)
+
+
+def _credible_bound(h: NDArray[np.floating], p: NDArray[np.floating], qq: float) -> Bound:
     shape = np.broadcast_shapes(p.shape, h.shape)
     hb, pb = np.broadcast_to(h, shape), np.broadcast_to(p, shape)
     order = np.argsort(-hb, axis=-1, kind="stable")
@@ -570,3 +586,22 @@ def credible_bound(log_post: ArrayLike, harm: ArrayLike, q: float) -> Bound:
     value = _take(hb, _take(order, j))
     index = ((hb == value[..., None]) & (pb > 0)).argmax(axis=-1)  # name the first such theory
     return Bound(np.asarray(value), np.asarray(index))
+
+
+def guard_rules(
+    log_post: ArrayLike, harm: ArrayLike, alpha: float, q: float
+) -> tuple[Bound, Bound, PlausibleBound, Bound]:
+    """:func:`posterior_predictive`, :func:`prop33`, :func:`prop45` and :func:`credible_bound`.
+
+    The same four results as the four calls (``ties="group"``), with the inputs checked and the
+    posterior normalised once: what a guard computes for every decision.
+    """
+    a = _unit("alpha", alpha)
+    qq = _unit("q", q, low_open=False)
+    p64, h, p = _inputs(log_post, harm)
+    return (
+        _posterior_predictive(h, p),
+        _prop33(h, p),
+        _prop45(h, p64, a, "group"),
+        _credible_bound(h, p, qq),
+    )

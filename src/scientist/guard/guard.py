@@ -43,7 +43,7 @@ import copy
 import datetime as dt
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,7 @@ from scientist.executors import Executor, make_executor
 from scientist.guard import bounds
 from scientist.guard.audit import AuditStore
 from scientist.guard.spec import HarmSpec
-from scientist.infer.engine import ask
+from scientist.infer.engine import point_answers
 from scientist.infer.query import Event, ProbabilityQuery, parse_query
 from scientist.posterior import Posterior
 
@@ -85,8 +85,8 @@ class Verdict:
     time: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain Python types only."""
-        return asdict(self)
+        """Plain Python types only (a copy: changing it leaves the verdict as it was)."""
+        return {f.name: _copy(getattr(self, f.name)) for f in _FIELDS}
 
     def to_json(self, **kwargs: Any) -> str:
         """The verdict as JSON."""
@@ -118,6 +118,18 @@ class Verdict:
                 f"  {self.dropped_mass:.3g} of the posterior mass gives the context probability zero"
             )
         return "\n".join(lines)
+
+
+_FIELDS = fields(Verdict)
+
+
+def _copy(value: Any) -> Any:
+    """A copy of nested dicts, lists and tuples, sharing their immutable leaves (as ``asdict``)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_copy(v) for v in value)
+    return value
 
 
 class Guard:
@@ -188,26 +200,18 @@ class Guard:
         """Per-theory P(at least one event), the theories kept, MC error and dropped mass."""
         if self.posterior.variables[0].kind == "categorical":
             complement = tuple(Event(e.name, _NOT[e.op], e.value) for e in events)
-            ans = ask(
-                self.posterior,
-                ProbabilityQuery(complement, do, evidence),
-                seed=self.seed,
-                n_draws=0,
+            ans = point_answers(
+                self.posterior, ProbabilityQuery(complement, do, evidence), seed=self.seed
             )
-            return (
-                1.0 - np.asarray(ans.per_theory["value"]),
-                np.asarray(ans.per_theory["theory"]),
-                ans.mc_stderr,
-                ans.dropped_mass,
-            )
+            return 1.0 - ans.value, ans.theory, ans.mc_stderr, ans.dropped_mass
         total, idx, se2 = None, None, 0.0
         for e in events:
-            ans = ask(
-                self.posterior, ProbabilityQuery((e,), do, evidence), seed=self.seed, n_draws=0
+            ans = point_answers(
+                self.posterior, ProbabilityQuery((e,), do, evidence), seed=self.seed
             )
-            v = np.asarray(ans.per_theory["value"])
+            v = ans.value
             total = v if total is None else total + v
-            idx = np.asarray(ans.per_theory["theory"])
+            idx = ans.theory
             se2 += ans.mc_stderr**2
         assert total is not None and idx is not None
         return np.minimum(total, 1.0), idx, float(np.sqrt(se2)), 0.0
@@ -216,10 +220,7 @@ class Guard:
         self, harm: np.ndarray, idx: np.ndarray
     ) -> tuple[dict[str, float], dict[str, int]]:
         lp = self.posterior.log_weights[idx]
-        pp = bounds.posterior_predictive(lp, harm)
-        p33 = bounds.prop33(lp, harm)
-        p45 = bounds.prop45(lp, harm, self.alpha)
-        cred = bounds.credible_bound(lp, harm, self.q)
+        pp, p33, p45, cred = bounds.guard_rules(lp, harm, self.alpha, self.q)
         est = {
             "posterior_predictive": float(pp.value),
             "prop33": float(p33.value),
@@ -351,10 +352,10 @@ class Guard:
         principles = {}
         for p in self.spec.principles:
             if len(self.spec.principles) == 1:  # the union is this principle
-                ph, pidx = harm, idx
+                pe = estimates
             else:
                 ph, pidx, _, _ = self._harm(self.spec.plausible(p), do, evidence)
-            pe, _ = self._estimates(ph, pidx)
+                pe, _ = self._estimates(ph, pidx)
             principles[p.name] = {
                 "posterior_predictive": pe["posterior_predictive"],
                 "bound": pe[self.rule],
@@ -403,22 +404,22 @@ class Guard:
         picks = [(f"bound of {r}", k) for r, k in which.items()]
         picks += [("largest share of the posterior-predictive harm", int(idx[i])) for i in top]
         out, seen = [], set()
-        pos = {int(k): i for i, k in enumerate(idx)}
+        names = self.posterior.names
         for why, k in picks:
             if k in seen:
                 continue
             seen.add(k)
-            adj = self.posterior.adjacency(k)
+            i = int(np.flatnonzero(idx == k)[0])  # its position among the theories kept
+            src, dst = np.nonzero(self.posterior.adjacency(k))
             edges = ", ".join(
-                f"{self.posterior.names[a]} -> {self.posterior.names[b]}"
-                for a, b in zip(*np.nonzero(adj), strict=True)
+                f"{names[a]} -> {names[b]}" for a, b in zip(src.tolist(), dst.tolist(), strict=True)
             )
             out.append(
                 {
                     "why": why,
                     "theory": k,
-                    "weight": float(w[pos[k]]),
-                    "harm": float(harm[pos[k]]),
+                    "weight": float(w[i]),
+                    "harm": float(harm[i]),
                     "edges": edges or "none",
                 }
             )

@@ -23,7 +23,7 @@ References
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.stats import norm
@@ -37,7 +37,7 @@ from scientist.infer.query import EdgeQuery, ExpectationQuery, ProbabilityQuery,
 from scientist.posterior import Posterior
 from scientist.theory import CategoricalFamily, Family, GaussianFamily, family_from_scorer
 
-__all__ = ["ask"]
+__all__ = ["PointAnswers", "ask", "point_answers"]
 
 # what is computed from a posterior alone (families from its scorer, its majority structure),
 # kept while the posterior lives: pure functions of it, so answers never depend on earlier calls
@@ -91,6 +91,37 @@ def ask(
         return _structural(posterior, q, level, seed)
     machine = _Machine(posterior, seed, n_draws)
     return machine.answer(q, level)
+
+
+class PointAnswers(NamedTuple):
+    """The per-theory answers of one query at the point parameters, before any summary.
+
+    ``theory`` holds the positions of the theories kept (those that give the evidence positive
+    probability), ``value`` their answers, ``mc_stderr`` and ``dropped_mass`` what
+    :func:`ask` reports with ``n_draws=0``.
+    """
+
+    theory: np.ndarray
+    value: np.ndarray
+    mc_stderr: float
+    dropped_mass: float
+
+
+def point_answers(
+    posterior: Posterior, query: ProbabilityQuery | ExpectationQuery, *, seed: int = 0
+) -> PointAnswers:
+    """The per-theory answers ``ask(posterior, query, seed=seed, n_draws=0)`` summarises.
+
+    The same numbers as that answer's ``per_theory`` ``"theory"`` and ``"value"``, its
+    ``mc_stderr`` and ``dropped_mass``, without the interval, the uncertainty split and the
+    supporting theories: what the guard needs per decision.
+
+    Raises
+    ------
+    QueryError, ImpossibleEvidenceError
+        As :func:`ask`.
+    """
+    return _Machine(posterior, seed, 0).point_answers(query)
 
 
 def _index(posterior: Posterior, name: str) -> int:
@@ -240,6 +271,43 @@ class _Machine:
         else:
             point, draws, exact_mean, kind = self._gaussian(q, do, evidence)
         return self._summarise(q, kind, point, draws, exact_mean, level)
+
+    def point_answers(self, q: ProbabilityQuery | ExpectationQuery) -> PointAnswers:
+        """Per-theory point answers (``n_draws`` must be 0); see :func:`point_answers`."""
+        assert self.n_draws == 0
+        do, evidence = self.conditions(q)
+        if self.kind == "categorical":
+            point, _, _, kind = self._categorical(q, do, evidence)
+        else:
+            point, _, _, kind = self._gaussian(q, do, evidence)
+        keep, value_point = self._point_values(q, kind, point)
+        w_all = self.post.weights
+        idx = np.flatnonzero(keep)
+        se2 = self._structural_se2(w_all, keep, value_point)
+        return PointAnswers(idx, value_point[idx], float(np.sqrt(se2)), float(w_all[~keep].sum()))
+
+    def _point_values(self, q: Any, kind: str, point: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The theories kept (evidence of positive probability) and every theory's answer."""
+        if kind == "probability" and self.kind == "categorical":
+            joint, ev = point
+            keep = ev[:] > 0
+            if not keep.any():
+                raise ImpossibleEvidenceError(
+                    f"The evidence of {q} has probability zero under every theory: nothing to condition on."
+                )
+            return keep, np.where(keep, joint / np.where(keep, ev, 1.0), 0.0)
+        return np.ones(self.post.n_theories, dtype=bool), point[0][:, 0]
+
+    def _structural_se2(
+        self, w_all: np.ndarray, keep: np.ndarray, value_point: np.ndarray
+    ) -> float:
+        """Squared Monte-Carlo error of the mean from the finite sample of structures."""
+        return (
+            _structural_se(
+                self.post, value_point, float(w_all[keep] @ value_point[keep]) / w_all[keep].sum()
+            )
+            ** 2
+        )
 
     def _categorical(
         self, q: Any, do: dict[int, float], evidence: dict[int, float]
@@ -401,14 +469,8 @@ class _Machine:
         self, q: Any, kind: str, point: Any, draws: Any, exact_mean: bool, level: float
     ) -> Answer:
         w_all = self.post.weights
+        keep, value_point = self._point_values(q, kind, point)
         if kind == "probability" and self.kind == "categorical":
-            joint, ev = point
-            keep = ev[:] > 0
-            if not keep.any():
-                raise ImpossibleEvidenceError(
-                    f"The evidence of {q} has probability zero under every theory: nothing to condition on."
-                )
-            value_point = np.where(keep, joint / np.where(keep, ev, 1.0), 0.0)
             if draws is not None:
                 jd, ed = draws
                 ok = ed > 0
@@ -417,8 +479,6 @@ class _Machine:
             else:
                 values, within = None, None
         else:
-            keep = np.ones(self.post.n_theories, dtype=bool)
-            value_point = point[0][:, 0]
             within = point[1][:, 0] if kind == "expectation" else None
             values = None
             if draws is not None:
@@ -445,12 +505,7 @@ class _Machine:
             epistemic = float(flat_w @ (samples.ravel() - mean) ** 2)
             wv = within[idx].reshape(idx.size, -1) if within is not None else np.zeros_like(samples)
             aleatoric = float(flat_w @ np.broadcast_to(wv, samples.shape).ravel())
-        se2 = (
-            _structural_se(
-                self.post, value_point, float(w_all[keep] @ value_point[keep]) / w_all[keep].sum()
-            )
-            ** 2
-        )
+        se2 = self._structural_se2(w_all, keep, value_point)
         if not exact_mean and values is not None:
             se2 += float((w**2) @ samples.var(axis=1, ddof=1)) / m if m > 1 else 0.0
         return Answer(

@@ -57,12 +57,19 @@ def run_one(
     target: str,
     n_outer: int = 64,
     max_theories: int = 300,
+    values: str = "spread",
 ) -> tuple[list[float], list[int]]:
     """One simulation study: edge-marginal error and SHD after every round."""
     if label == SETTINGS[0]:
         truth, wm, sd = datasets.load_network("sachs"), {}, 1.0
-    else:
+        candidates = {
+            "spread": truth.names,
+            "each": [f"{n}=*" for n in truth.names],
+            "both": [*truth.names, *(f"{n}=*" for n in truth.names)],
+        }[values]
+    else:  # continuous: values always drawn from N(0, 2^2)
         truth, wm, sd = gaussian_truth(100 + seed), {"score": "bge"}, 2.0
+        candidates = truth.names
     hist = run_design_loop(
         truth,
         truth.sample(50, rng=np.random.default_rng(seed)),
@@ -76,6 +83,7 @@ def run_one(
         target=None if target == "dag" else target,
         n_outer=n_outer,
         max_theories=max_theories,
+        candidates=candidates,
     )
     return [h["edge_error"] for h in hist], [h["shd"] for h in hist]
 
@@ -90,12 +98,22 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(STRATEGIES), help="Comma-separated.")
     ap.add_argument("--outer", type=int, default=64, help="EIG Monte-Carlo outcomes.")
     ap.add_argument("--theories", type=int, default=300, help="EIG hypotheses.")
+    ap.add_argument(
+        "--values",
+        choices=("spread", "each", "both"),
+        default="spread",
+        help="sachs EIG candidates: do(X) with values spread over the states, do(X=x) for"
+        " every state x, or both (random and round-robin always spread).",
+    )
+    ap.add_argument("--truths", default="sachs,gaussian", help="Comma-separated: sachs, gaussian.")
     ap.add_argument("--save", default="", help="Write every run's errors and SHDs as JSON.")
     args = ap.parse_args()
     strategies = [s for s in args.strategies.split(",") if s]
     t_start = time.perf_counter()
-    tasks = [(label, st, s) for label in SETTINGS for st in strategies for s in range(args.seeds)]
-    extra = (args.rounds, args.parameters, args.target, args.outer, args.theories)
+    keys = {"sachs": SETTINGS[0], "gaussian": SETTINGS[1]}
+    settings = [keys[t] for t in args.truths.split(",") if t]
+    tasks = [(label, st, s) for label in settings for st in strategies for s in range(args.seeds)]
+    extra = (args.rounds, args.parameters, args.target, args.outer, args.theories, args.values)
     out: dict[tuple[str, str, int], tuple[list[float], list[int]]] = {}
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(run_one, *task, *extra): task for task in tasks}
@@ -105,14 +123,15 @@ def main() -> None:
             print(f"[{label}] {strategy} seed {s + 1}/{args.seeds}", file=sys.stderr, flush=True)
     results: dict[tuple[str, str], np.ndarray] = {}
     shd: dict[tuple[str, str], np.ndarray] = {}
-    for label in SETTINGS:
+    for label in settings:
         for strategy in strategies:
             runs = [out[(label, strategy, s)] for s in range(args.seeds)]
             results[(label, strategy)] = np.array([r[0] for r in runs])
             shd[(label, strategy)] = np.array([r[1] for r in runs])
     rounds = list(range(0, args.rounds + 1, 2))
     print(
-        f"\nEIG about the {args.target} with {args.parameters} parameters."
+        f"\nEIG about the {args.target} with {args.parameters} parameters;"
+        f" sachs EIG candidates: {args.values}."
         f" {args.seeds} seeds; mean over seeds (± s.e.) of the edge-marginal mean absolute error after each round;"
         " SHD of the most probable theory after the last round.\n"
     )

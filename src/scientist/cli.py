@@ -308,7 +308,11 @@ def audit_tail(
 def design(
     posterior: Annotated[Path, typer.Argument(help="A posterior file written by `learn`.")],
     candidates: Annotated[
-        str, typer.Option(help="Comma-separated variables (or X=x) to intervene on.")
+        str,
+        typer.Option(
+            help="Comma-separated experiments: X (values spread over X's states), X=x, or X=*"
+            " (do(X=x) for every state x of a categorical X)."
+        ),
     ],
     target: Annotated[
         str | None,

@@ -304,8 +304,11 @@ def suggest(
     posterior
         The current posterior over theories.
     candidates
-        Variables to intervene on (``"X"``: values spread over X's states, or N(0, value_sd) for
-        a continuous X), ``"X=x"`` strings, or ``(name, value)`` pairs.
+        Experiments to rank: ``"X"`` (``do(X)`` with each row's value drawn uniformly from X's
+        states, or from N(0, value_sd) for a continuous X), ``"X=x"`` (every row at
+        ``do(X=x)``), ``"X=*"`` (one candidate ``do(X=x)`` for every state x of a categorical
+        X), or ``(name, value)`` pairs (value None: spread; ``"*"``: every state). Repeated
+        experiments are ranked once.
     target
         None: the gain is about the DAG (the mutual information between the theory and the
         outcome). ``"edges"``: about the edges, the sum over ordered pairs of the mutual
@@ -350,7 +353,12 @@ def suggest(
         raise InputError(
             f"n_outer={n_outer!r} is invalid: at least 2 outcomes are needed for a standard error."
         )
-    parsed = [_candidate(posterior, c) for c in candidates]
+    if isinstance(candidates, str):
+        raise InputError(
+            f"candidates={candidates!r} is a string: pass a list such as {candidates.split(',')!r}."
+        )
+    # each distinct experiment once ("X=*" and "X=x" may both name do(X=x))
+    parsed = list(dict.fromkeys(p for c in candidates for p in _candidate(posterior.variables, c)))
     if not parsed:
         raise InputError("candidates is empty: name at least one variable to intervene on.")
     if batch > len(parsed):
@@ -402,18 +410,33 @@ def suggest(
     return result
 
 
-def _candidate(posterior: Posterior, c: str | tuple[str, Any]) -> tuple[int, Any]:
-    names = posterior.names
+def _candidate(variables: Sequence[Any], c: str | tuple[str, Any]) -> list[tuple[int, Any]]:
+    """Parse one candidate into ``(variable index, value)`` pairs (``"X=*"``: one per state)."""
+    names = [v.name for v in variables]
     if isinstance(c, tuple):
+        if len(c) != 2:
+            raise InputError(f"Candidate {c!r} is invalid: expected a (name, value) pair.")
         name, value = c
     elif isinstance(c, str) and "=" in c:
         name, raw = (s.strip() for s in c.split("=", 1))
         value = raw
+    elif isinstance(c, str):
+        name, value = c.strip(), None
     else:
-        name, value = str(c).strip(), None
+        raise InputError(
+            f"Candidate {c!r} is invalid: expected 'X', 'X=x', 'X=*' or a (name, value) pair."
+        )
     if name not in names:
         raise InputError(f"Unknown candidate variable {name!r}; the variables are {names}.")
-    var = posterior.variables[names.index(name)]
+    j = names.index(name)
+    var = variables[j]
+    if isinstance(value, str) and value.strip() == "*":
+        if var.kind != "categorical":
+            raise InputError(
+                f"Candidate {c!r}: {name!r} is continuous, so '*' (every state) has no meaning;"
+                f" give the values to try, for example '{name}=1.5', or '{name}' for N(0, value_sd)."
+            )
+        return [(j, str(s)) for s in var.states or ()]
     if value is not None:
         if var.kind == "categorical":
             value = str(value)
@@ -428,7 +451,7 @@ def _candidate(posterior: Posterior, c: str | tuple[str, Any]) -> tuple[int, Any
                 raise InputError(
                     f"{name!r} is continuous: its value must be a number, got {value!r}."
                 ) from None
-    return names.index(name), value
+    return [(j, value)]
 
 
 def to_json(experiments: Sequence[Experiment]) -> str:
@@ -465,7 +488,7 @@ def run_design_loop(
     strategy: str = "eig",
     rounds: int = 10,
     n_per_round: int = 20,
-    candidates: Sequence[str] | None = None,
+    candidates: Sequence[str | tuple[str, Any]] | None = None,
     world_model: dict[str, Any] | None = None,
     n_outer: int = 64,
     max_theories: int = 300,
@@ -487,7 +510,11 @@ def run_design_loop(
     rounds, n_per_round
         Number of experiments and rows per experiment.
     candidates
-        Variables that may be intervened on (default: all).
+        The experiments ``"eig"`` chooses from, in the forms :func:`suggest` takes (default:
+        every variable, ``"X"``, values spread). ``"X=*"`` lets it choose the value too: the
+        chosen ``do(X=x)`` sets all ``n_per_round`` rows to x. ``"random"`` and
+        ``"round_robin"`` choose among the variables the candidates name (random: uniformly;
+        round-robin: in order) and always spread the values, as ``"X"`` does.
     world_model
         Keyword arguments of :class:`scientist.WorldModel` used at every round.
     n_outer, max_theories, value_sd, parameters, target
@@ -496,9 +523,10 @@ def run_design_loop(
     Returns
     -------
     list of dict
-        One entry per round (0 = before any experiment): ``round``, ``experiment``,
-        ``edge_error`` (mean absolute error of the edge marginals), ``shd`` (of the most
-        probable theory) and ``n_rows``.
+        One entry per round (0 = before any experiment): ``round``, ``experiment`` (the
+        variable intervened on after this round's fit; None in the last), ``value`` (its value,
+        or None when spread), ``edge_error`` (mean absolute error of the edge marginals),
+        ``shd`` (of the most probable theory) and ``n_rows``.
     """
     from scientist.world import WorldModel
 
@@ -506,7 +534,15 @@ def run_design_loop(
         raise InputError(
             f"strategy={strategy!r} is invalid: expected 'eig', 'random' or 'round_robin'."
         )
-    names = list(candidates or truth.names)
+    if isinstance(candidates, str):
+        raise InputError(
+            f"candidates={candidates!r} is a string: pass a list such as {candidates.split(',')!r}."
+        )
+    options = list(candidates) if candidates is not None else list(truth.names)
+    parsed = [p for c in options for p in _candidate(truth.variables, c)]
+    if not parsed:
+        raise InputError("candidates is empty: name at least one variable to intervene on.")
+    names = list(dict.fromkeys(truth.names[j] for j, _ in parsed))  # random, round-robin
     rng = np.random.default_rng(seed)
     params = {"sampler": "order_mcmc", "n_samples": 1000, "n_chains": 2, **(world_model or {})}
     data = initial
@@ -519,6 +555,7 @@ def run_design_loop(
             "shd": structural_hamming_distance(post.adjacency(0), truth.adjacency),
             "n_rows": data.n_rows,
             "experiment": None,
+            "value": None,
         }
         history.append(entry)
         if r == rounds:
@@ -526,7 +563,7 @@ def run_design_loop(
         if strategy == "eig":
             best = suggest(
                 post,
-                names,
+                options,
                 n_samples=n_per_round,
                 n_outer=n_outer,
                 max_theories=max_theories,
@@ -535,14 +572,14 @@ def run_design_loop(
                 target=target,
                 seed=seed * 1000 + r,
             )[0]
-            name = best.variable
+            name, value = best.variable, best.value
         elif strategy == "random":
-            name = names[int(rng.integers(len(names)))]
+            name, value = names[int(rng.integers(len(names)))], None
         else:
-            name = names[r % len(names)]
-        entry["experiment"] = name
+            name, value = names[r % len(names)], None
+        entry["experiment"], entry["value"] = name, value
         var = truth.variables[truth.names.index(name)]
-        vals = _values(var, None, n_per_round, rng, value_sd)
+        vals = _values(var, value, n_per_round, rng, value_sd)
         for v in dict.fromkeys(vals):
             count = sum(1 for w in vals if w == v)
             data = _concat(data, truth.sample(count, rng, do={name: v}))

@@ -58,6 +58,8 @@ def run_one(
     n_outer: int = 64,
     max_theories: int = 300,
     values: str = "spread",
+    per_round: int = 1,
+    baseline_per_round: int = 1,
 ) -> tuple[list[float], list[int]]:
     """One simulation study: edge-marginal error and SHD after every round."""
     if label == SETTINGS[0]:
@@ -84,6 +86,7 @@ def run_one(
         n_outer=n_outer,
         max_theories=max_theories,
         candidates=candidates,
+        per_round=per_round if strategy == "eig" else baseline_per_round,
     )
     return [h["edge_error"] for h in hist], [h["shd"] for h in hist]
 
@@ -105,6 +108,18 @@ def main() -> None:
         help="sachs EIG candidates: do(X) with values spread over the states, do(X=x) for"
         " every state x, or both (random and round-robin always spread).",
     )
+    ap.add_argument(
+        "--per-round",
+        type=int,
+        default=1,
+        help="EIG experiments per round (a greedy batch; the 20 rows are split evenly).",
+    )
+    ap.add_argument(
+        "--baseline-per-round",
+        type=int,
+        default=1,
+        help="Random and round-robin experiments per round (distinct variables).",
+    )
     ap.add_argument("--truths", default="sachs,gaussian", help="Comma-separated: sachs, gaussian.")
     ap.add_argument("--save", default="", help="Write every run's errors and SHDs as JSON.")
     args = ap.parse_args()
@@ -113,7 +128,16 @@ def main() -> None:
     keys = {"sachs": SETTINGS[0], "gaussian": SETTINGS[1]}
     settings = [keys[t] for t in args.truths.split(",") if t]
     tasks = [(label, st, s) for label in settings for st in strategies for s in range(args.seeds)]
-    extra = (args.rounds, args.parameters, args.target, args.outer, args.theories, args.values)
+    extra = (
+        args.rounds,
+        args.parameters,
+        args.target,
+        args.outer,
+        args.theories,
+        args.values,
+        args.per_round,
+        args.baseline_per_round,
+    )
     out: dict[tuple[str, str, int], tuple[list[float], list[int]]] = {}
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(run_one, *task, *extra): task for task in tasks}
@@ -131,7 +155,8 @@ def main() -> None:
     rounds = list(range(0, args.rounds + 1, 2))
     print(
         f"\nEIG about the {args.target} with {args.parameters} parameters;"
-        f" sachs EIG candidates: {args.values}."
+        f" sachs EIG candidates: {args.values}; experiments per round: EIG {args.per_round},"
+        f" random and round-robin {args.baseline_per_round}."
         f" {args.seeds} seeds; mean over seeds (± s.e.) of the edge-marginal mean absolute error after each round;"
         " SHD of the most probable theory after the last round.\n"
     )

@@ -105,13 +105,22 @@ class _Hypotheses:
             self.post.variables, self.post.adjacency(k), [self.family(k, j) for j in range(self.d)]
         )
 
-    def loglik(self, x: np.ndarray, intervened: int) -> np.ndarray:
-        """``log p(rows | theory j, do(intervened))`` for data ``x`` of shape (M, n, d) -> (M, K)."""
+    def loglik(self, x: np.ndarray, intervened: int | np.ndarray) -> np.ndarray:
+        """``log p(rows | theory k, do)`` for data ``x`` of shape (M, n, d) -> (M, K).
+
+        ``intervened``: the node set in every row, or one node per row (length n) when the
+        rows come from several experiments; a node's family skips the rows that set it, and
+        each family scores all its other rows jointly (they share its parameters).
+        """
         m = x.shape[0]
+        per_row = np.broadcast_to(np.asarray(intervened), (x.shape[1],))
+        full = x
         out = np.zeros((m, self.masks.shape[0]))
         for j in range(self.d):
-            if j == intervened:
+            keep = per_row != j
+            if not keep.any():
                 continue
+            x = full if keep.all() else full[:, keep]
             col = self.masks[:, j]
             uniq, inv = np.unique(col, return_inverse=True)
             vals = np.empty((m, uniq.size))
@@ -200,23 +209,35 @@ def _values(
     return list(rng.normal(0.0, sd, size=n))
 
 
+def _worlds(hyp: _Hypotheses, who: np.ndarray, rng: np.random.Generator) -> list[Theory]:
+    """The world of each outer draw: theory ``who[m]``, with parameters drawn from their
+    posterior when they are integrated out (``y ~ p(y | theory, data)``).
+
+    Every candidate experiment is simulated in the same worlds: the gains of two candidates
+    are compared on common random numbers, and the experiments of a batch share each world's
+    parameters, as the rows of one real experiment and the next would.
+    """
+    cache: dict[int, Theory] = {}
+    out = []
+    for k in who:
+        theory = cache.setdefault(int(k), hyp.theory(int(k)))
+        out.append(theory.draw_parameters(rng) if hyp.integrate else theory)
+    return out
+
+
 def _simulate(
     hyp: _Hypotheses,
-    who: np.ndarray,
+    worlds: Sequence[Theory],
     j: int,
     value: Any,
     n: int,
     rng: np.random.Generator,
     sd: float,
 ) -> np.ndarray:
-    """Outcomes (M, n, d): for each outer draw, n rows from theory who[m] under do(X_j)."""
+    """Outcomes (M, n, d): for each outer draw, n rows from ``worlds[m]`` under do(X_j)."""
     var = hyp.post.variables[j]
-    out = np.empty((who.size, n, hyp.d))
-    cache: dict[int, Theory] = {}
-    for m, k in enumerate(who):
-        theory = cache.setdefault(int(k), hyp.theory(int(k)))
-        if hyp.integrate:  # y ~ p(y | theory, data): parameters drawn from their posterior
-            theory = theory.draw_parameters(rng)
+    out = np.empty((len(worlds), n, hyp.d))
+    for m, theory in enumerate(worlds):
         vals = _values(var, value, n, rng, sd)
         rows = []
         for v in dict.fromkeys(vals):  # each distinct value once, keeping the row counts
@@ -383,30 +404,36 @@ def suggest(
         answer = np.zeros(hyp.log_w.size)
         answer[ans.per_theory["theory"]] = ans.per_theory["value"]
     about = {None: "structure", "edges": "edges"}.get(target, f"answer to {target}")
-    logliks = []
-    for j, value in parsed:
-        x = _simulate(hyp, who, j, value, n_samples, rng, value_sd)
-        logliks.append(hyp.loglik(x, j))
+    worlds = _worlds(hyp, who, rng)
+    xs = [_simulate(hyp, worlds, j, value, n_samples, rng, value_sd) for j, value in parsed]
     names = posterior.names
     if batch == 1:
         out = []
-        for (j, value), ll in zip(parsed, logliks, strict=True):
-            eig, se = _gain(ll, who, hyp.log_w, answer, edges)
+        for (j, value), x in zip(parsed, xs, strict=True):
+            eig, se = _gain(hyp.loglik(x, j), who, hyp.log_w, answer, edges)
             out.append(Experiment(names[j], value, n_samples, eig, se, about))
         return sorted(out, key=lambda e: -e.eig)
+    # greedy: add the experiment whose rows, scored jointly with the batch's so far, gain most
     chosen: list[int] = []
-    total = np.zeros_like(logliks[0])
+    rows = np.empty((n_outer, 0, hyp.d))
+    nodes = np.empty(0, dtype=np.int64)
     result = []
     for _ in range(batch):
-        best = max(
-            (c for c in range(len(parsed)) if c not in chosen),
-            key=lambda c: _gain(total + logliks[c], who, hyp.log_w, answer, edges)[0],
-        )
+        gains = {}
+        for c in range(len(parsed)):
+            if c in chosen:
+                continue
+            ll = hyp.loglik(
+                np.concatenate([rows, xs[c]], axis=1),
+                np.concatenate([nodes, np.full(n_samples, parsed[c][0])]),
+            )
+            gains[c] = _gain(ll, who, hyp.log_w, answer, edges)
+        best = max(gains, key=lambda c: gains[c][0])
         chosen.append(best)
-        total = total + logliks[best]
-        eig, se = _gain(total, who, hyp.log_w, answer, edges)
+        rows = np.concatenate([rows, xs[best]], axis=1)
+        nodes = np.concatenate([nodes, np.full(n_samples, parsed[best][0])])
         j, value = parsed[best]
-        result.append(Experiment(names[j], value, n_samples, eig, se, about))
+        result.append(Experiment(names[j], value, n_samples, *gains[best], about))
     return result
 
 
@@ -488,6 +515,7 @@ def run_design_loop(
     strategy: str = "eig",
     rounds: int = 10,
     n_per_round: int = 20,
+    per_round: int = 1,
     candidates: Sequence[str | tuple[str, Any]] | None = None,
     world_model: dict[str, Any] | None = None,
     n_outer: int = 64,
@@ -508,7 +536,12 @@ def run_design_loop(
     strategy
         ``"eig"`` (the recommendation of :func:`suggest`), ``"random"`` or ``"round_robin"``.
     rounds, n_per_round
-        Number of experiments and rows per experiment.
+        Number of rounds (one refit of the world model each) and interventional rows added per
+        round.
+    per_round
+        Experiments per round, ``n_per_round / per_round`` rows each: ``"eig"`` picks them as a
+        greedy batch (:func:`suggest` with ``batch=per_round``), ``"random"`` draws that many
+        distinct variables, ``"round_robin"`` takes the next ones in order.
     candidates
         The experiments ``"eig"`` chooses from, in the forms :func:`suggest` takes (default:
         every variable, ``"X"``, values spread). ``"X=*"`` lets it choose the value too: the
@@ -525,7 +558,7 @@ def run_design_loop(
     list of dict
         One entry per round (0 = before any experiment): ``round``, ``experiment`` (the
         variable intervened on after this round's fit; None in the last), ``value`` (its value,
-        or None when spread), ``edge_error`` (mean absolute error of the edge marginals),
+        or None when spread), ``experiments`` (every ``(variable, value)`` of the round), ``edge_error`` (mean absolute error of the edge marginals),
         ``shd`` (of the most probable theory) and ``n_rows``.
     """
     from scientist.world import WorldModel
@@ -539,10 +572,25 @@ def run_design_loop(
             f"candidates={candidates!r} is a string: pass a list such as {candidates.split(',')!r}."
         )
     options = list(candidates) if candidates is not None else list(truth.names)
-    parsed = [p for c in options for p in _candidate(truth.variables, c)]
+    parsed = list(dict.fromkeys(p for c in options for p in _candidate(truth.variables, c)))
     if not parsed:
         raise InputError("candidates is empty: name at least one variable to intervene on.")
     names = list(dict.fromkeys(truth.names[j] for j, _ in parsed))  # random, round-robin
+    for name, v in (("rounds", rounds), ("n_per_round", n_per_round), ("per_round", per_round)):
+        if not isinstance(v, int | np.integer) or v < 1:
+            raise InputError(f"{name}={v!r} is invalid: expected a positive integer.")
+    if n_per_round % per_round:
+        raise InputError(
+            f"per_round={per_round} does not divide n_per_round={n_per_round}: the rows of a"
+            " round are split evenly between its experiments."
+        )
+    pool = len(parsed) if strategy == "eig" else len(names)
+    if per_round > pool:
+        raise InputError(
+            f"per_round={per_round} is larger than the {pool} candidate experiments of"
+            f" strategy={strategy!r}."
+        )
+    n_each = n_per_round // per_round
     rng = np.random.default_rng(seed)
     params = {"sampler": "order_mcmc", "n_samples": 1000, "n_chains": 2, **(world_model or {})}
     data = initial
@@ -556,31 +604,38 @@ def run_design_loop(
             "n_rows": data.n_rows,
             "experiment": None,
             "value": None,
+            "experiments": [],
         }
         history.append(entry)
         if r == rounds:
             break
         if strategy == "eig":
-            best = suggest(
+            ranked = suggest(
                 post,
                 options,
-                n_samples=n_per_round,
+                n_samples=n_each,
+                batch=per_round,
                 n_outer=n_outer,
                 max_theories=max_theories,
                 value_sd=value_sd,
                 parameters=parameters,
                 target=target,
                 seed=seed * 1000 + r,
-            )[0]
-            name, value = best.variable, best.value
+            )
+            chosen = [(e.variable, e.value) for e in ranked[:per_round]]
+        elif strategy == "random" and per_round == 1:
+            chosen = [(names[int(rng.integers(len(names)))], None)]
         elif strategy == "random":
-            name, value = names[int(rng.integers(len(names)))], None
+            picks = rng.choice(len(names), size=per_round, replace=False)
+            chosen = [(names[int(i)], None) for i in picks]
         else:
-            name, value = names[r % len(names)], None
-        entry["experiment"], entry["value"] = name, value
-        var = truth.variables[truth.names.index(name)]
-        vals = _values(var, value, n_per_round, rng, value_sd)
-        for v in dict.fromkeys(vals):
-            count = sum(1 for w in vals if w == v)
-            data = _concat(data, truth.sample(count, rng, do={name: v}))
+            chosen = [(names[(r * per_round + i) % len(names)], None) for i in range(per_round)]
+        entry["experiment"], entry["value"] = chosen[0]
+        entry["experiments"] = chosen
+        for name, value in chosen:
+            var = truth.variables[truth.names.index(name)]
+            vals = _values(var, value, n_each, rng, value_sd)
+            for v in dict.fromkeys(vals):
+                count = sum(1 for w in vals if w == v)
+                data = _concat(data, truth.sample(count, rng, do={name: v}))
     return history

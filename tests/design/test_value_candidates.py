@@ -35,30 +35,29 @@ def tiny_posterior():
     return data, post
 
 
-def brute_force_gain(data, post, node, row_values, n, target):
-    """Exact I(G; Y) (or sum_e I(e; Y)) of n rows under do(node=row_values[i]), i = 1..n.
+def brute_force_gain(data, post, nodes, row_values, target):
+    """Exact I(G; Y) (or sum_e I(e; Y)) of rows i = 1..n under do(nodes[i] = row_values[i]).
 
-    Every outcome of the other variables is enumerated; ``p(y | G, D)`` is the ratio of BDeu
-    marginal likelihoods with and without the new rows (the intervened node's family skips
-    them), and ``row_values`` is averaged over when it is a list of value vectors.
+    Every outcome of the other cells is enumerated; ``p(y | G, D)`` is the ratio of BDeu
+    marginal likelihoods with and without the new rows (a family skips the rows that set its
+    node), and ``row_values`` is averaged over when it is a list of value vectors.
     """
-    d = len(post.names)
+    d, n = len(post.names), len(nodes)
     log_w = post.log_weights - logsumexp(post.log_weights)
     parents = [
         [tuple(np.flatnonzero(post.adjacency(k)[:, j])) for j in range(d)] for k in range(25)
     ]
     before = BDeu().fit(data)
-    free = [j for j in range(d) if j != node]
+    mask = np.zeros((n, d), bool)
+    mask[np.arange(n), nodes] = True
     edges = np.array([post.adjacency(k).ravel() for k in range(25)], float)
     gains = []
     for xs in row_values:
         logp = []
-        for ys in itertools.product((0, 1), repeat=n * len(free)):
+        for ys in itertools.product((0, 1), repeat=int((~mask).sum())):
             rows = np.zeros((n, d))
-            rows[:, node] = xs
-            rows[:, free] = np.reshape(ys, (n, len(free)))
-            mask = np.zeros((n, d), bool)
-            mask[:, node] = True
+            rows[np.arange(n), nodes] = xs
+            rows[~mask] = ys
             after = BDeu().fit(
                 Dataset(
                     data.variables,
@@ -69,7 +68,8 @@ def brute_force_gain(data, post, node, row_values, n, target):
             logp.append(
                 [
                     sum(
-                        after.local(j, parents[k][j]) - before.local(j, parents[k][j]) for j in free
+                        after.local(j, parents[k][j]) - before.local(j, parents[k][j])
+                        for j in range(d)
                     )
                     for k in range(25)
                 ]
@@ -99,13 +99,28 @@ def test_value_candidates_match_brute_force(target):
     ranked = suggest(post, ["A=*"], n_samples=n, n_outer=3000, max_theories=25, target=target)
     assert sorted(e.value for e in ranked) == ["0", "1"]
     for e in ranked:
-        want = brute_force_gain(data, post, 0, [[int(e.value)] * n], n, target)
+        want = brute_force_gain(data, post, [0] * n, [[int(e.value)] * n], target)
         assert abs(e.eig - want) < 4 * e.eig_stderr, (e, want)
         assert e.eig_stderr < 0.03
     # do(A) with values spread: the average over the 4 equally likely value vectors
     spread = suggest(post, ["A"], n_samples=n, n_outer=3000, max_theories=25, target=target)[0]
-    want = brute_force_gain(data, post, 0, list(itertools.product((0, 1), repeat=n)), n, target)
+    want = brute_force_gain(data, post, [0] * n, list(itertools.product((0, 1), repeat=n)), target)
     assert spread.value is None and abs(spread.eig - want) < 4 * spread.eig_stderr
+
+
+@pytest.mark.parametrize("target", [None, "edges"])
+def test_greedy_batch_gain_is_the_joint_gain(target):
+    # the rows of a batch share each world's parameters and are scored jointly
+    data, post = tiny_posterior()
+    names = post.names
+    cands = ["A=1", "B=1", "C=0", "B=0"]
+    batch = suggest(post, cands, n_samples=1, n_outer=3000, max_theories=25, batch=2, target=target)
+    single = suggest(post, cands, n_samples=1, n_outer=3000, max_theories=25, target=target)
+    assert batch[0].variable == single[0].variable and batch[0].value == single[0].value
+    nodes = [names.index(e.variable) for e in batch]
+    want = brute_force_gain(data, post, nodes, [[int(e.value) for e in batch]], target)
+    assert abs(batch[1].eig - want) < 4 * batch[1].eig_stderr, (batch, want)
+    assert batch[1].eig > batch[0].eig
 
 
 def test_star_expands_to_every_state_once():
@@ -171,3 +186,26 @@ def test_cli_value_candidates(tmp_path):
     assert got == [("A", "0"), ("A", "1"), ("B", None)]
     res = CliRunner().invoke(app, [*args, "--candidates", "A=2"])
     assert res.exit_code == 2 and "Unknown state '2'" in res.output
+
+
+def test_loop_with_several_experiments_per_round():
+    truth = datasets.load_network("asia")
+    wm = {"n_samples": 100, "n_chains": 1}
+    kw = {"rounds": 2, "n_per_round": 10, "world_model": wm, "n_outer": 8, "max_theories": 20}
+    start = truth.sample(100, rng=0)
+    rr = run_design_loop(truth, start, strategy="round_robin", per_round=2, **kw)
+    assert [h["experiments"] for h in rr[:2]] == [
+        [(truth.names[0], None), (truth.names[1], None)],
+        [(truth.names[2], None), (truth.names[3], None)],
+    ]
+    assert [h["n_rows"] for h in rr] == [100, 110, 120]
+    rnd = run_design_loop(truth, start, strategy="random", per_round=5, **kw)
+    assert all(len({v for v, _ in h["experiments"]}) == 5 for h in rnd[:2])
+    eig = run_design_loop(truth, start, candidates=["smoke=*", "either"], per_round=2, **kw)
+    assert all(len(set(h["experiments"])) == 2 for h in eig[:2])
+    with pytest.raises(InputError, match="per_round=3 does not divide n_per_round=10"):
+        run_design_loop(truth, start, per_round=3, **kw)
+    with pytest.raises(InputError, match="per_round=5 is larger than the 3 candidate"):
+        run_design_loop(truth, start, candidates=["smoke=*", "either"], per_round=5, **kw)
+    with pytest.raises(InputError, match="per_round=0 is invalid"):
+        run_design_loop(truth, start, per_round=0, **kw)

@@ -13,13 +13,16 @@ The requests cycle through 32 distinct decisions: the 16 interventions ``do(X=x)
 variables, each with no context and with ``xray=yes`` (``asia=yes`` for interventions on xray). The service memoises verdicts (the
 guard is a pure function of the posterior and the request) but commits one audit record per
 call; ``--cache-size 0`` turns the memo off, so every request runs the inference. With the
-cache on, warm-up passes send every distinct request until no worker's cache misses one.
+cache on, warm-up passes send every distinct request until no worker's cache misses one; with
+it off, they send each request until every worker has compiled the elimination plans of its
+query shapes (the first decision of a shape costs about 15 ms more than the next ones).
 
 After each rate the script waits for every request to finish and compares the audit rows added
 to the store with the 200 responses received (they must be equal), and reads from every
 worker's ``/metrics`` how many requests missed the verdict cache (each miss runs the inference
 over all theories, a few milliseconds of one core for 1,000 theories) and how
-long the audit commits took (mean, and how many took over 25 ms). The ``load`` column is the
+long the audit commits took (mean, and how many took over 25 ms), and how long the cache
+misses took to compute, the hop to an inference process included. The ``load`` column is the
 machine's 1-minute load average before and after the step (the client and the server share the
 machine with whatever else runs on it); ``--json`` also keeps, per step, the due time and
 latency of every request over 25 ms.
@@ -189,7 +192,11 @@ def start_server(
 
 
 async def warm_up(
-    url: str, headers: dict[str, str], bodies: list[dict[str, Any]], workers: int
+    url: str,
+    headers: dict[str, str],
+    bodies: list[dict[str, Any]],
+    workers: int,
+    cached: bool = True,
 ) -> float:
     """Send every distinct request until two whole passes in a row miss no worker's cache.
 
@@ -199,11 +206,16 @@ async def warm_up(
     told apart by its latency: the inference now answers in a few milliseconds. If the
     workers' metrics cannot all be read, a pass counts as clean when every request took under
     50 ms, as before.
+
+    With the cache off (``cached=False``) every request misses, so the passes warm what the
+    inference keeps between requests instead (each worker's elimination plan of each query
+    shape, compiled on its first use): at least six passes, until two in a row take under
+    25 ms per request. Each pass sends a new threshold (never the one the load sends).
     """
     t0 = time.perf_counter()
     clean_passes = 0
     before = await worker_stats(url, workers)
-    for _ in range(40):
+    for n_pass in range(40):
         lat: list[float] = []
         async with httpx.AsyncClient(
             base_url=url,
@@ -212,11 +224,15 @@ async def warm_up(
         ) as client:
             for body in bodies:
                 t = time.perf_counter()
+                if not cached:
+                    body = {**body, "threshold": round(0.9 - 1e-3 * n_pass, 6)}
                 r = await client.post("/v1/decide", json=body)
                 r.raise_for_status()
                 lat.append(time.perf_counter() - t)
         after = await worker_stats(url, workers)
-        if before is not None and after is not None:
+        if not cached:
+            clean = n_pass >= 5 and max(lat) < 0.025
+        elif before is not None and after is not None:
             clean = after["misses"] == before["misses"]
         else:
             clean = max(lat) < 0.05
@@ -235,6 +251,9 @@ async def worker_stats(url: str, workers: int) -> dict[str, float] | None:
         "scientist_audit_commit_seconds_sum": "commit_sum",
         "scientist_audit_commit_seconds_count": "commits",
         'scientist_audit_commit_seconds_bucket{le="0.025"}': "commits_fast",
+        'scientist_inference_seconds_sum{endpoint="decide"}': "inference_sum",
+        'scientist_inference_seconds_count{endpoint="decide"}': "inferences",
+        'scientist_inference_seconds_bucket{endpoint="decide",le="0.025"}': "inferences_fast",
     }
     async with httpx.AsyncClient(base_url=url, headers={"Connection": "close"}, timeout=30) as c:
         for _ in range(60 * workers):
@@ -358,7 +377,15 @@ async def run_rate(
         if took > 0.025:
             slow.append((round(due - start, 3), round(took * 1000, 1)))
 
-    await asyncio.gather(*(one(i) for i in range(n)))
+    # each request's task starts when it is due: creating thousands up front held the client's
+    # event loop for a tenth of a second or more at the start of every step
+    tasks = []
+    for i in range(n):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(i)))
+    await asyncio.gather(*tasks)
     wall = time.perf_counter() - start
     lat = np.sort(np.asarray(latencies + novel_latencies)) * 1000
     return {
@@ -390,9 +417,8 @@ async def main_async(
     rows = []
     client = LoadClient(url, token)
     try:
-        if args.cache_size > 0:
-            took = await warm_up(url, headers, bodies, args.workers)
-            print(f"warm-up: {took:.1f} s", file=sys.stderr)
+        took = await warm_up(url, headers, bodies, args.workers, args.cache_size > 0)
+        print(f"warm-up: {took:.1f} s", file=sys.stderr)
         for rate in args.rates:
             before, stats0 = store.count(), await worker_stats(url, args.workers)
             load, t0 = os.getloadavg()[0], time.monotonic()
@@ -403,12 +429,20 @@ async def main_async(
             row["audit_rows"] = store.count() - before
             stats1 = await worker_stats(url, args.workers)
             if stats0 is None or stats1 is None:
-                row.update(cache_misses=None, commit_mean_ms=None, commits_slow=None)
+                row.update(
+                    cache_misses=None,
+                    commit_mean_ms=None,
+                    commits_slow=None,
+                    inference_mean_ms=None,
+                    inferences_slow=None,
+                )
             else:
                 d = {k: stats1[k] - stats0[k] for k in stats0}
                 row["cache_misses"] = int(d["misses"])
                 row["commit_mean_ms"] = 1000 * d["commit_sum"] / max(d["commits"], 1)
                 row["commits_slow"] = int(d["commits"] - d["commits_fast"])
+                row["inference_mean_ms"] = 1000 * d["inference_sum"] / max(d["inferences"], 1)
+                row["inferences_slow"] = int(d["inferences"] - d["inferences_fast"])
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "slow"}), file=sys.stderr)
     finally:
@@ -423,9 +457,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     extra += " probe fsync p99 ms | max ms |" if probe else ""
     lines = [
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
-        "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms | load |"
-        + extra,
-        "| ---: " * (14 + 3 * novel + 2 * probe) + "|",
+        "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms "
+        "| inference mean ms | inferences > 25 ms | load |" + extra,
+        "| ---: " * (16 + 3 * novel + 2 * probe) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -439,6 +473,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{'?' if r['cache_misses'] is None else r['cache_misses']} | "
             f"{'?' if r['commit_mean_ms'] is None else format(r['commit_mean_ms'], '.2f')} | "
             f"{'?' if r['commits_slow'] is None else r['commits_slow']} | "
+            f"{'?' if r['inference_mean_ms'] is None else format(r['inference_mean_ms'], '.2f')} | "
+            f"{'?' if r['inferences_slow'] is None else r['inferences_slow']} | "
             f"{r['load_before']:.1f}-{r['load_after']:.1f} |"
             + (
                 f" {r['novel']} | {r['novel_p50_ms'] or 0:.0f} | {r['cached_p99_ms']:.1f} |"

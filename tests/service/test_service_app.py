@@ -264,6 +264,8 @@ async def test_health_and_metrics(client, keys):
     assert "# TYPE scientist_request_duration_seconds histogram" in text
     assert 'scientist_audit_commit_seconds_bucket{le="+Inf"} 1' in text
     assert "scientist_audit_commit_seconds_count 1" in text
+    # the one decision the cache did not hold was computed once
+    assert 'scientist_inference_seconds_count{endpoint="decide"} 1' in text
 
 
 async def test_openapi_documents_every_status(client):

@@ -258,7 +258,9 @@ class Service:
         base = self._verdicts.get(key)
         self.metrics.observe_cache("decide", base is not None)
         if base is None:
+            started = time.perf_counter()
             base = self.inference.verdict(posterior, action, context, threshold, rule, self.alpha)
+            self.metrics.observe_inference("decide", time.perf_counter() - started)
             self._verdicts.put(key, base)
         out = {**base, "audit_id": None, "time": dt.datetime.now(dt.UTC).isoformat()}
         started = time.perf_counter()
@@ -292,6 +294,8 @@ class Service:
         body = self._answers.get(key)
         self.metrics.observe_cache("ask", body is not None)
         if body is None:
+            started = time.perf_counter()
             body = self.inference.answer(item.name, query, level, seed, draws)
+            self.metrics.observe_inference("ask", time.perf_counter() - started)
             self._answers.put(key, body)
         return body

@@ -47,6 +47,8 @@ class Metrics:
         self._sum: dict[str, float] = defaultdict(float)
         self._commit = [0] * (len(BUCKETS) + 1)
         self._commit_sum = 0.0
+        self._inference: dict[str, list[int]] = {}
+        self._inference_sum: dict[str, float] = defaultdict(float)
 
     def observe_request(self, method: str, path: str, status: int, seconds: float) -> None:
         """Count one request and record its latency."""
@@ -71,6 +73,13 @@ class Metrics:
         with self._lock:
             self._commit[bisect.bisect_left(BUCKETS, seconds)] += 1
             self._commit_sum += seconds
+
+    def observe_inference(self, endpoint: str, seconds: float) -> None:
+        """Record the time a cache miss took to compute (in this thread or a worker process)."""
+        with self._lock:
+            counts = self._inference.setdefault(endpoint, [0] * (len(BUCKETS) + 1))
+            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+            self._inference_sum[endpoint] += seconds
 
     def observe_audit_failure(self) -> None:
         """Count a decision refused because the audit store failed."""
@@ -102,6 +111,18 @@ class Metrics:
                 "# TYPE scientist_audit_commit_seconds histogram",
                 *_histogram("scientist_audit_commit_seconds", (), self._commit, self._commit_sum),
             ]
+            out += [
+                "# HELP scientist_inference_seconds Time to compute an answer the cache did not "
+                "hold, by endpoint (waiting for a worker process included).",
+                "# TYPE scientist_inference_seconds histogram",
+            ]
+            for endpoint, counts in sorted(self._inference.items()):
+                out += _histogram(
+                    "scientist_inference_seconds",
+                    (("endpoint", endpoint),),
+                    counts,
+                    self._inference_sum[endpoint],
+                )
             out += [
                 "# HELP scientist_decisions_total Committed guard decisions by posterior and kind.",
                 "# TYPE scientist_decisions_total counter",

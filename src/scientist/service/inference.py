@@ -1,12 +1,19 @@
 """Where the service runs the inference that its cache does not hold: in the calling thread, or
 in a pool of worker processes.
 
-A verdict over 1,000 theories takes a few hundred milliseconds of pure computation, most of it
-holding Python's global interpreter lock. Run in the serving process, one such request stalls
-every other request of that process for as long. With ``processes >= 1`` the computation runs in
-separate processes (started with ``spawn``, each holding its own copy of the posteriors, at a
-lower scheduling priority and with one BLAS thread), so the serving process only waits for the
-result and keeps answering cached requests meanwhile, and takes the CPU first when it needs it.
+A new verdict over 1,000 theories takes a few milliseconds of pure computation (about 2 ms on
+the benchmark posterior of ``benchmarks/service_load.py``; the first query of each shape also
+compiles its elimination plan, about 15 ms), all of it holding Python's global interpreter lock.
+Run in the serving process, it stalls every other request of that process for as long. With
+``processes >= 1`` the computation runs in separate processes (started with ``spawn``, each
+holding its own copy of the posteriors, with one BLAS thread), so the serving process only waits
+for the result and keeps answering cached requests meanwhile.
+
+The inference processes run at the serving processes' priority. They once ran at nice 10, when a
+verdict took 200 ms and could hold a core away from cached answers; with verdicts of a few
+milliseconds that only made new decisions wait behind every other process of a busy machine
+(at 100 new decisions per second, with other jobs keeping the load average at 5: p99 36 ms
+niced, 14 ms not).
 
 Results are identical either way: the guard and the inference machine are pure functions of
 the posterior and the request.
@@ -15,7 +22,6 @@ the posterior and the request.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -88,16 +94,9 @@ def answer(posterior: Posterior, query: str, level: float, seed: int, draws: int
 
 # ---------------------------------------------------------------------- worker processes
 _CHILD: dict[str, tuple[Posterior, HarmSpec | None]] = {}
-_NICE = 10
 
 
 def _child_init(sources: dict[str, tuple[Posterior, HarmSpec | None]]) -> None:
-    # A lower scheduling priority: when the cores are busy, the serving processes (cheap,
-    # cached answers) run first and the inference takes the time left over.
-    try:
-        os.nice(_NICE)
-    except (AttributeError, OSError):  # pragma: no cover - not on every platform
-        pass
     # One BLAS / OpenMP thread: the inference is a stream of small contractions (a third
     # faster single-threaded), and the other cores belong to the serving processes.
     try:

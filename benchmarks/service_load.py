@@ -25,7 +25,8 @@ long the audit commits took (mean, and how many took over 25 ms), and how long t
 misses took to compute, the hop to an inference process included. The ``load`` column is the
 machine's 1-minute load average before and after the step (the client and the server share the
 machine with whatever else runs on it); ``--json`` also keeps, per step, the due time and
-latency of every request over 25 ms.
+latency of every request over 25 ms, and the wall-clock time each step started (to match them
+with a server's logs).
 
 Usage::
 
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
 import platform
@@ -422,10 +424,12 @@ async def main_async(
         for rate in args.rates:
             before, stats0 = store.count(), await worker_stats(url, args.workers)
             load, t0 = os.getloadavg()[0], time.monotonic()
+            started = time.time()  # the slow requests' due times count from about here
             row = await run_rate(client, bodies, rate, args.duration, args.novel)
             if probe_log is not None:
                 row.update(fsync_stats(probe_log, t0, time.monotonic()))
             row["load_before"], row["load_after"] = load, os.getloadavg()[0]
+            row["started_utc"] = datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat()
             row["audit_rows"] = store.count() - before
             stats1 = await worker_stats(url, args.workers)
             if stats0 is None or stats1 is None:

@@ -8,14 +8,19 @@ intervened variable chosen by expected information gain (``scientist.design.sugg
 random, or round-robin. The gain is about the DAG with the parameters integrated out (each
 hypothesis scores a simulated outcome by its posterior predictive, the score's own update);
 ``--parameters mean`` gives the earlier plug-in gain, ``--target edges`` the gain about each
-edge. Every strategy runs its experiment the same way (20 rows, values spread uniformly over
-the states or drawn from N(0, 2^2)) and refits the same world model. After every round: the
+edge. By default every strategy runs its experiment the same way (20 rows, values spread
+uniformly over the states or drawn from N(0, 2^2)) and refits the same world model.
+``--values both`` lets EIG on sachs also choose ``do(X=x)`` for one state x (all the
+experiment's rows at x; candidates ``X`` and ``X=*``); ``--per-round k`` lets EIG split a
+round's 20 rows over a greedy batch of k experiments (``--baseline-per-round k``: random and
+round-robin over k distinct variables). Random and round-robin always spread the values. After every round: the
 mean absolute error of the edge marginals and the SHD of the most probable theory, averaged over
 seeds. Target: EIG reaches random's final (round-10) error in at most half the rounds.
 
 Usage::
 
-    python benchmarks/experiment_design.py [--seeds 10] [--rounds 10] [--parameters integrated] [--jobs 2]
+    python benchmarks/experiment_design.py [--seeds 10] [--rounds 10] [--target edges] [--jobs 2]
+        [--truths sachs,gaussian] [--values spread|each|both] [--per-round 1]
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Experiment design: recommend the interventions that would teach the world model the most.
 
 For each candidate experiment ``do(X = x)`` (or ``do(X)`` with values spread uniformly over X's
-states, or drawn from N(0, sd) for a continuous X) with ``n`` samples, the expected information
-gain about the causal structure is
+states, or drawn from N(0, sd) for a continuous X; ``"X=*"`` gives ``do(X=x)`` for every state
+x, so that the value is chosen too) with ``n`` samples, the expected information gain about the
+causal structure is
 
     EIG = I(G; Y) = E_{k ~ P(k | D), y ~ p(y | k, D, do)} [ log p(y | k, D) - log sum_j P(j | D) p(y | j, D) ],
 
@@ -15,8 +16,11 @@ mutual information between the DAG and the outcome that the next fit will see
 (``parameters="mean"``: plug-in posterior means). ``target="edges"`` sums the information about
 each edge instead, ``sum_e I(e; Y)``, which is what the edge-marginal error rewards. Given a
 query as ``target``, the gain is about the answer: ``E_y[1/2 log(Var(answer) / Var(answer | y))]``
-(exact for a Gaussian-distributed answer). A batch of experiments is chosen greedily by their
-joint gain, simulated from the same theories. Nothing is ever run: the module only recommends.
+(exact for a Gaussian-distributed answer). Every candidate is simulated in the same worlds (the
+same theory and parameter draw for outer draw m), so candidates are compared on common random
+numbers. A batch of experiments is chosen greedily by their joint gain: the rows of all its
+experiments come from each world's one parameter draw, and every hypothesis scores them jointly.
+Nothing is ever run: the module only recommends.
 
 References
 ----------

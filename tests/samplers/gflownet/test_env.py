@@ -8,6 +8,7 @@ from scientist.errors import InputError
 from scientist.graphs import is_dag, transitive_closure
 from scientist.priors import UniformPrior
 from scientist.samplers.gflownet import DAGEnv, DAGStates, sample_actions
+from scientist.samplers.gflownet.states import PackedDAGs
 from scientist.scores import make_score
 from scientist.scores.table import FamilyTable
 
@@ -84,3 +85,31 @@ def test_cyclic_required_edges_are_refused(gaussian4):
     prior = UniformPrior(required=[("X0", "X1"), ("X1", "X0")])
     with pytest.raises(InputError, match="cycle"):
         DAGEnv(_table(gaussian4, prior))
+
+
+@pytest.mark.parametrize(
+    "prior", [UniformPrior(), UniformPrior(forbidden=[("X2", "X3")], max_parents=2)]
+)
+def test_packed_graphs_follow_the_same_edges(gaussian4, prior):
+    """Bit-packed graphs (used to draw DAGs) keep the same closure and allowed edges as
+    DAGStates along random walks, including graphs that stop moving."""
+    env = DAGEnv(_table(gaussian4, prior))
+    d, nodes = env.d, torch.arange(env.d)
+    allowed = (env.allowed.to(torch.int64) << nodes[:, None]).sum(dim=0)
+    gen = torch.Generator().manual_seed(5)
+    states = env.reset(300)
+    packed = PackedDAGs.from_states(states)
+    for _ in range(8):
+        bits = packed.valid_parents(allowed, env.max_parents)
+        unpacked = ((bits[:, None, :] >> nodes[:, None]) & 1).bool().reshape(-1, d * d)
+        valid = env.valid_actions(states)
+        assert torch.equal(unpacked, valid[:, :-1])
+        logits = torch.zeros(valid.shape).masked_fill(~valid, float("-inf"))
+        actions = sample_actions(torch.log_softmax(logits, 1), valid, gen)
+        moved = actions != env.stop
+        packed.add_edges_where(moved, (actions // d).clamp(max=d - 1), actions % d)
+        env.step(states, actions)
+        again = PackedDAGs.from_states(DAGStates.from_adjacency(states.adj))
+        for name in ("parents", "ancestors", "descendants", "indegree"):
+            assert torch.equal(getattr(packed, name), getattr(again, name)), name
+        assert torch.equal(packed.parents, env.parent_masks(states.adj))

@@ -2,6 +2,7 @@
 reproducibility and checkpoints."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -58,8 +59,12 @@ def _trajectory_sum(gfn: GFlowNet) -> dict[bytes, float]:
     return out
 
 
-def test_terminating_distribution_equals_the_sum_over_trajectories(gaussian3):
-    gfn = GFlowNet(_table(gaussian3), FAST, seed=0)
+KINDS = ["child-parent", "joint"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_terminating_distribution_equals_the_sum_over_trajectories(gaussian3, kind):
+    gfn = GFlowNet(_table(gaussian3), replace(FAST, policy=kind), seed=0)
     masks, p_t = gfn.terminating_distribution()
     assert p_t.sum() == pytest.approx(1.0, abs=1e-6)
     brute = _trajectory_sum(gfn)
@@ -68,9 +73,10 @@ def test_terminating_distribution_equals_the_sum_over_trajectories(gaussian3):
         assert p == pytest.approx(brute[m.tobytes()], rel=1e-5)
 
 
-def test_draws_follow_the_terminating_distribution(gaussian4):
+@pytest.mark.parametrize("kind", KINDS)
+def test_draws_follow_the_terminating_distribution(gaussian4, kind):
     """Empirical frequencies of 40,000 draws against P_T, |z| <= 4.5 with binomial errors."""
-    gfn = GFlowNet(_table(gaussian4), FAST, seed=1).train(steps=200)
+    gfn = GFlowNet(_table(gaussian4), replace(FAST, policy=kind), seed=1).train(steps=200)
     masks, p_t = gfn.terminating_distribution()
     draws = gfn.sample(40_000, seed=2)
     index = {m.tobytes(): k for k, m in enumerate(masks)}
@@ -128,6 +134,21 @@ def test_same_seed_same_draws_and_checkpoints_resume(gaussian4, tmp_path):
         torch.testing.assert_close(pa, pc)
 
 
+def test_checkpoints_keep_the_policy_kind(gaussian4, tmp_path):
+    """A joint-softmax sampler reloads as one, also from a checkpoint written before the
+    policy kind was recorded."""
+    table = _table(gaussian4)
+    a = GFlowNet(table, replace(FAST, policy="joint"), seed=0).train(steps=20)
+    path = a.save(tmp_path / "joint.pt")
+    state = torch.load(path, weights_only=True)
+    del state["config"]["policy"]
+    torch.save(state, tmp_path / "old.pt")
+    for p in (path, tmp_path / "old.pt"):
+        b = GFlowNet.load(p, table)
+        assert b.config.policy == "joint"
+        np.testing.assert_array_equal(a.sample(300, seed=1), b.sample(300, seed=1))
+
+
 def test_checkpoint_errors(gaussian4, gaussian3, tmp_path):
     table = _table(gaussian4)
     bad = tmp_path / "bad.pt"
@@ -148,6 +169,8 @@ def test_bad_arguments_name_the_parameter(gaussian4):
         GFlowNetConfig(epsilon=2)
     with pytest.raises(InputError, match="hidden=0"):
         GFlowNetConfig(hidden=0)
+    with pytest.raises(InputError, match=r"policy='tree'.*child-parent"):
+        GFlowNetConfig(policy="tree")
     gfn = GFlowNet(table, FAST, seed=0)
     with pytest.raises(InputError, match="budget"):
         gfn.train()

@@ -8,7 +8,12 @@ small graphs (:mod:`.terminating`) and the training loop (:mod:`.trainer`).
 
 from scientist.samplers.gflownet.buffer import ReplayBuffer, Transitions
 from scientist.samplers.gflownet.env import DAGEnv
-from scientist.samplers.gflownet.estimator import EdgePolicy
+from scientist.samplers.gflownet.estimator import (
+    AdjacencyPolicy,
+    ChildParentPolicy,
+    EdgePolicy,
+    make_policy,
+)
 from scientist.samplers.gflownet.losses import modified_db_loss
 from scientist.samplers.gflownet.sampler import draw_dags, sample_actions
 from scientist.samplers.gflownet.states import DAGStates
@@ -21,6 +26,8 @@ from scientist.samplers.gflownet.terminating import (
 from scientist.samplers.gflownet.trainer import GFlowNet, GFlowNetConfig, resolve_device
 
 __all__ = [
+    "AdjacencyPolicy",
+    "ChildParentPolicy",
     "DAGEnv",
     "DAGStates",
     "EdgePolicy",
@@ -32,6 +39,7 @@ __all__ = [
     "draw_dags",
     "exact_log_posterior",
     "jensen_shannon",
+    "make_policy",
     "modified_db_loss",
     "resolve_device",
     "sample_actions",

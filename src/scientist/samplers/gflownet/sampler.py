@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from scientist.samplers.gflownet.env import DAGEnv
-from scientist.samplers.gflownet.estimator import EdgePolicy
+from scientist.samplers.gflownet.estimator import AdjacencyPolicy, ChildParentPolicy, EdgePolicy
+from scientist.samplers.gflownet.states import PackedDAGs
 
 __all__ = ["draw_dags", "sample_actions"]
 
@@ -42,7 +43,7 @@ def sample_actions(
 @torch.no_grad()
 def draw_dags(
     env: DAGEnv,
-    policy: EdgePolicy,
+    policy: AdjacencyPolicy,
     n: int,
     generator: torch.Generator,
     *,
@@ -50,37 +51,69 @@ def draw_dags(
 ) -> np.ndarray:
     """``n`` DAGs from the trained policy, as parent masks ``(n, d)`` (int64, on the CPU).
 
-    Trajectories run in chunks of ``chunk`` graphs and finished graphs leave the batch. The
-    policy's first layer is linear in the adjacency, so it is updated by one column per added
-    edge instead of recomputed; each step then draws stop-or-go from the stop probability and
-    the edge by inverse CDF over the allowed edges (two uniforms per graph and step).
+    Trajectories run in chunks of ``chunk`` graphs and finished graphs leave the batch. Graphs
+    are kept as bit masks (:class:`~scientist.samplers.gflownet.states.PackedDAGs`), and the
+    policy's first layer, linear in the adjacency, is updated by one column per added edge
+    instead of recomputed. Each step draws stop-or-go from the stop probability and the edge by
+    inverse CDF over the allowed edges (for :class:`ChildParentPolicy`, the child and then one
+    of its parents: ``O(d)`` work instead of ``O(d^2)``), from three uniforms per graph.
     """
-    out = np.empty((n, env.d), dtype=np.int64)
+    d = env.d
+    out = np.empty((n, d), dtype=np.int64)
     w_embed = policy.embed.weight.t().contiguous()  # (d * d, hidden)
+    nodes = torch.arange(d, device=env.device)
+    allowed = (env.allowed.to(torch.int64) << nodes[:, None]).sum(dim=0)  # (d,): parents of j
+    start = env.reset(1)
+    pre0 = policy.embedding(start.adj)
     for lo in range(0, n, chunk):
         m = min(chunk, n - lo)
-        states = env.reset(m)
-        pre = policy.embedding(states.adj)
+        graphs = PackedDAGs.from_states(start)[torch.zeros(m, dtype=torch.int64)]
+        pre = pre0.expand(m, -1).clone()
         ids = torch.arange(m, device=env.device)
-        done = torch.empty((m, env.d), dtype=torch.int64, device=env.device)
-        while states.batch_size:
-            valid = env.valid_edges(states)
-            edge_logits, stop_logit = policy.heads(pre)
-            u = torch.rand((states.batch_size, 2), generator=generator, device=env.device)
-            any_edge = valid.view(torch.uint8).amax(dim=1) > 0
-            stopped = (u[:, 0] < torch.sigmoid(stop_logit)) | ~any_edge
-            # disallowed edges get a logit of -1e30: probability exactly 0 after the softmax
-            edge_logits += (valid.to(edge_logits.dtype) - 1.0) * 1e30
-            cdf = torch.cumsum(torch.softmax(edge_logits, dim=1), dim=1)
-            target = (u[:, 1] * cdf[:, -1]).unsqueeze(1)
-            actions = torch.searchsorted(cdf, target, right=True).squeeze(1)
-            actions.clamp_(max=env.d * env.d - 1)
-            moved = ~stopped
-            states.add_edges_where(moved, actions // env.d, actions % env.d)
-            pre += w_embed[actions] * moved[:, None]
-            if bool(stopped.any()):
-                fin = states.adj[stopped]
-                done[ids[stopped]] = env.parent_masks(fin)
-                states, ids, pre = states[moved], ids[moved], pre[moved]
+        done = torch.empty((m, d), dtype=torch.int64, device=env.device)
+        while graphs.batch_size:
+            u = torch.rand((graphs.batch_size, 3), generator=generator, device=env.device)
+            ok = graphs.valid_parents(allowed, env.max_parents)  # (B, d) bits
+            h, stop_logit = policy.state(pre)
+            src, dst = _draw_edges(policy, h, ok, nodes, u[:, 1], u[:, 2])
+            moved = (u[:, 0] >= torch.sigmoid(stop_logit)) & (ok != 0).any(dim=1)
+            graphs.add_edges_where(moved, src, dst)
+            pre += w_embed[src * d + dst] * moved[:, None]
+            if not bool(moved.all()):
+                done[ids[~moved]] = graphs.parents[~moved]
+                graphs, ids, pre = graphs[moved], ids[moved], pre[moved]
         out[lo : lo + m] = done.cpu().numpy()
     return out
+
+
+def _draw_edges(
+    policy: AdjacencyPolicy,
+    h: torch.Tensor,
+    ok: torch.Tensor,
+    nodes: torch.Tensor,
+    u1: torch.Tensor,
+    u2: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One allowed edge ``src -> dst`` per graph from the policy's edge distribution, given the
+    bit masks ``ok`` ``(B, d)`` of allowed parents (meaningless in rows with none)."""
+    d = nodes.numel()
+    if isinstance(policy, EdgePolicy):
+        valid = ((ok[:, None, :] >> nodes[:, None]) & 1).bool().reshape(-1, d * d)  # [b, i, j]
+        edge = _inverse_cdf(policy.edges(h), valid, u1)
+        return edge // d, edge % d
+    if not isinstance(policy, ChildParentPolicy):
+        raise TypeError(f"No sampler for {type(policy).__name__}.")
+    child = _inverse_cdf(policy.child(h), ok != 0, u1)
+    parent_ok = ((ok.gather(1, child[:, None]) >> nodes) & 1).bool()
+    return _inverse_cdf(policy.parent_logits(h, child), parent_ok, u2), child
+
+
+def _inverse_cdf(logits: torch.Tensor, mask: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Index drawn from ``softmax(logits)`` restricted to ``mask``, by inverse CDF of ``u``."""
+    logits = logits.masked_fill(~mask, float("-inf"))
+    top = logits.amax(dim=1, keepdim=True)
+    top = top.masked_fill(top == float("-inf"), 0.0)
+    # unnormalised probabilities, exactly 0 where not allowed; inverse CDF on their running sum
+    cdf = torch.cumsum(torch.exp(logits - top), dim=1)
+    index = torch.searchsorted(cdf, u[:, None] * cdf[:, -1:], right=True).squeeze(1)
+    return index.clamp_(max=logits.shape[1] - 1)

@@ -17,7 +17,7 @@ from scientist.errors import SamplerError
 from scientist.graphs import adjacency_from_masks, all_dags
 from scientist.metrics import jensen_shannon
 from scientist.samplers.gflownet.env import DAGEnv
-from scientist.samplers.gflownet.estimator import EdgePolicy
+from scientist.samplers.gflownet.estimator import AdjacencyPolicy
 from scientist.samplers.gflownet.states import DAGStates
 
 __all__ = ["StateGraph", "exact_log_posterior", "jensen_shannon", "terminating_distribution"]
@@ -48,7 +48,7 @@ class StateGraph:
 
 
 def terminating_distribution(
-    env: DAGEnv, policy: EdgePolicy, graph: StateGraph | None = None
+    env: DAGEnv, policy: AdjacencyPolicy, graph: StateGraph | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Parent masks ``(K, d)`` of every DAG and the policy's probability of ending there."""
     graph = graph or StateGraph(env.d)

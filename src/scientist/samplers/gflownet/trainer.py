@@ -37,7 +37,7 @@ from scientist.errors import FileFormatError, InputError
 from scientist.progress import progress_bar
 from scientist.samplers.gflownet.buffer import ReplayBuffer, Transitions
 from scientist.samplers.gflownet.env import DAGEnv
-from scientist.samplers.gflownet.estimator import EdgePolicy
+from scientist.samplers.gflownet.estimator import POLICIES, make_policy
 from scientist.samplers.gflownet.losses import modified_db_loss
 from scientist.samplers.gflownet.sampler import draw_dags, sample_actions
 from scientist.samplers.gflownet.states import DAGStates
@@ -60,6 +60,10 @@ class GFlowNetConfig:
 
     Parameters
     ----------
+    policy
+        ``"child-parent"`` (the default) draws an edge as a child and then one of its parents,
+        ``O(d)`` work per drawn edge; ``"joint"`` is the paper's single softmax over the
+        ``d * d`` edges (see :mod:`~scientist.samplers.gflownet.estimator`).
     hidden, layers
         Width and depth of the policy network.
     batch_size
@@ -81,6 +85,7 @@ class GFlowNetConfig:
         policy is small, and one thread avoids synchronisation costs on busy machines.
     """
 
+    policy: str = "child-parent"
     hidden: int = 128
     layers: int = 2
     batch_size: int = 128
@@ -93,6 +98,10 @@ class GFlowNetConfig:
     cpu_threads: int = 1
 
     def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise InputError(
+                f"policy={self.policy!r} is invalid: expected one of {sorted(POLICIES)}."
+            )
         for name in ("hidden", "layers", "batch_size", "n_envs", "buffer_size", "cpu_threads"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -192,9 +201,9 @@ class GFlowNet:
         self.seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.policy = EdgePolicy(table.d, self.config.hidden, self.config.layers).to(
-                self.device
-            )
+            self.policy = make_policy(
+                self.config.policy, table.d, self.config.hidden, self.config.layers
+            ).to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.lr)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self.buffer = ReplayBuffer(self.config.buffer_size, table.d, self.device)
@@ -402,7 +411,8 @@ class GFlowNet:
                 f"The checkpoint was trained on variables {state['names']}, but the data have "
                 f"{list(table.scorer.names)}: train a new sampler for these data."
             )
-        gfn = cls(table, GFlowNetConfig(**state["config"]), device=device, seed=state["seed"])
+        config = {"policy": "joint", **state["config"]}  # checkpoints before the factorised policy
+        gfn = cls(table, GFlowNetConfig(**config), device=device, seed=state["seed"])
         gfn.policy.load_state_dict(state["model"])
         gfn.optimizer.load_state_dict(state["optimizer"])
         gfn.steps, gfn.seconds = int(state["steps"]), float(state["seconds"])

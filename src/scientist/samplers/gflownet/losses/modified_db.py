@@ -21,13 +21,13 @@ import torch
 from torch.nn import functional as F
 
 from scientist.samplers.gflownet.buffer import Transitions
-from scientist.samplers.gflownet.estimator import EdgePolicy
+from scientist.samplers.gflownet.estimator import AdjacencyPolicy
 
 __all__ = ["modified_db_loss", "modified_db_residuals"]
 
 
 def modified_db_residuals(
-    policy: EdgePolicy, batch: Transitions, n_required: int = 0
+    policy: AdjacencyPolicy, batch: Transitions, n_required: int = 0
 ) -> torch.Tensor:
     """Per-transition residual of the modified detailed-balance condition, ``(B,)``."""
     n, d = len(batch), policy.d
@@ -43,7 +43,7 @@ def modified_db_residuals(
 
 
 def modified_db_loss(
-    policy: EdgePolicy, batch: Transitions, n_required: int = 0, huber_delta: float = 1.0
+    policy: AdjacencyPolicy, batch: Transitions, n_required: int = 0, huber_delta: float = 1.0
 ) -> torch.Tensor:
     """Mean Huber loss of :func:`modified_db_residuals`."""
     res = modified_db_residuals(policy, batch, n_required)

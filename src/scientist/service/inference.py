@@ -21,6 +21,7 @@ the posterior and the request.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 from collections.abc import Mapping
@@ -106,6 +107,10 @@ def _child_init(sources: dict[str, tuple[Posterior, HarmSpec | None]]) -> None:
     except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
         pass
     _CHILD.update(sources)
+    # The libraries and posteriors live as long as the process: a full garbage collection
+    # need not scan them (135,000 objects, 110 ms, with the benchmark's posterior).
+    gc.collect()
+    gc.freeze()
 
 
 def _child_ready() -> bool:

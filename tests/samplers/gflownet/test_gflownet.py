@@ -233,3 +233,30 @@ def test_interventional_rows_reach_the_reward(asia_small):
     np.testing.assert_allclose(gfn.env.log_reward(masks), table.graph_scores(masks))
     gfn.train(steps=600)
     assert gfn.exact_jsd() < 0.1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_loss_terms_equal_those_of_the_full_action_distribution(gaussian4, kind):
+    """The loss computes only the probabilities it needs; they equal the entries of the whole
+    action distribution, so the residuals are those of eq. 6 of Deleu et al. (2022)."""
+    from scientist.samplers.gflownet.losses.modified_db import modified_db_residuals
+
+    gfn = GFlowNet(_table(gaussian4), replace(FAST, policy=kind), seed=3).train(steps=30)
+    batch = gfn.buffer.sample(256, torch.Generator().manual_seed(0))
+    d, rows = gfn.table.d, torch.arange(256)
+    adj_next = batch.adj.clone()
+    adj_next[rows, batch.action // d, batch.action % d] = True
+    with torch.no_grad():
+        log_p = gfn.policy(batch.adj, batch.valid)
+        log_p_next = gfn.policy(adj_next, batch.valid_next)
+        n_edges = adj_next.sum(dim=(1, 2)).double()
+        expected = (
+            batch.delta.double()
+            - torch.log(n_edges)
+            + log_p[:, -1].double()
+            - log_p[rows, batch.action].double()
+            - log_p_next[:, -1].double()
+        )
+        got = modified_db_residuals(gfn.policy, batch)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got.double(), expected, atol=1e-4, rtol=1e-5)

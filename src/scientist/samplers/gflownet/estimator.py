@@ -30,7 +30,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["AdjacencyPolicy", "ChildParentPolicy", "EdgePolicy", "make_policy"]
+__all__ = [
+    "AdjacencyPolicy",
+    "ChildParentPolicy",
+    "EdgePolicy",
+    "log_stop_prob",
+    "make_policy",
+]
 
 
 class AdjacencyPolicy(nn.Module):
@@ -79,6 +85,16 @@ class AdjacencyPolicy(nn.Module):
         """``log P(i -> j | G, not stop)`` ``(B, d * d)`` over the allowed edges ``(B, d * d)``;
         ``-inf`` elsewhere, and 0 in rows without any allowed edge."""
         raise NotImplementedError
+
+    def edge_log_prob(
+        self, h: torch.Tensor, edge_valid: torch.Tensor, edges: torch.Tensor
+    ) -> torch.Tensor:
+        """``log P(edge | G, not stop)`` ``(B,)`` of one allowed edge per graph (``i * d + j``).
+
+        The loss needs only these entries; :class:`ChildParentPolicy` computes them in ``O(d)``
+        instead of building the whole ``(B, d * d)`` table.
+        """
+        return self.edge_log_probs(h, edge_valid).gather(1, edges[:, None]).squeeze(1)
 
     def forward(self, adj: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Log-probabilities ``(B, d * d + 1)`` of every action; ``-inf`` where not allowed.
@@ -131,6 +147,20 @@ class ChildParentPolicy(AdjacencyPolicy):
         log_edge = log_parent.transpose(1, 2) + log_child[:, None, :]  # [b, i, j]
         return log_edge.reshape(b, d * d)
 
+    def edge_log_prob(
+        self, h: torch.Tensor, edge_valid: torch.Tensor, edges: torch.Tensor
+    ) -> torch.Tensor:
+        b, d = h.shape[0], self.d
+        valid = edge_valid.reshape(b, d, d)
+        parent, child = edges // d, edges % d
+        # byte maxima: much faster than any() over a strided dimension
+        log_child = _masked_log_softmax(self.child(h), valid.view(torch.uint8).amax(dim=1) > 0, 1)
+        parent_ok = valid.gather(2, child[:, None, None].expand(b, d, 1)).squeeze(2)
+        log_parent = _masked_log_softmax(self.parent_logits(h, child), parent_ok, 1)
+        return log_child.gather(1, child[:, None]).squeeze(1) + log_parent.gather(
+            1, parent[:, None]
+        ).squeeze(1)
+
 
 POLICIES: dict[str, type[AdjacencyPolicy]] = {
     EdgePolicy.kind: EdgePolicy,
@@ -150,12 +180,17 @@ def _masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int) -> t
     return out.masked_fill(~mask & any_ok, float("-inf"))
 
 
+def log_stop_prob(stop_logit: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """``log P_F(stop | G)`` ``(B,)``: ``log sigmoid(s)``, or 0 when no edge may be added."""
+    any_edge = valid[:, :-1].view(torch.uint8).amax(dim=1) > 0
+    return torch.where(any_edge, F.logsigmoid(stop_logit), torch.zeros_like(stop_logit))
+
+
 def _with_stop(
     log_edges: torch.Tensor, stop_logit: torch.Tensor, valid: torch.Tensor
 ) -> torch.Tensor:
     """Action log-probabilities ``(B, d * d + 1)`` from edge log-probabilities and a stop logit."""
     edge_valid = valid[:, :-1]
-    any_edge = edge_valid.any(dim=1)
-    log_stop = torch.where(any_edge, F.logsigmoid(stop_logit), torch.zeros_like(stop_logit))
+    log_stop = log_stop_prob(stop_logit, valid)
     out = (log_edges + F.logsigmoid(-stop_logit)[:, None]).masked_fill(~edge_valid, float("-inf"))
     return torch.cat([out, log_stop[:, None]], dim=1)

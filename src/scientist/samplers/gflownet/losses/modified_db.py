@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from scientist.samplers.gflownet.buffer import Transitions
-from scientist.samplers.gflownet.estimator import AdjacencyPolicy
+from scientist.samplers.gflownet.estimator import AdjacencyPolicy, log_stop_prob
 
 __all__ = ["modified_db_loss", "modified_db_residuals"]
 
@@ -29,17 +29,24 @@ __all__ = ["modified_db_loss", "modified_db_residuals"]
 def modified_db_residuals(
     policy: AdjacencyPolicy, batch: Transitions, n_required: int = 0
 ) -> torch.Tensor:
-    """Per-transition residual of the modified detailed-balance condition, ``(B,)``."""
+    """Per-transition residual of the modified detailed-balance condition, ``(B,)``.
+
+    Only the probabilities in the condition are computed: stopping in ``G`` and ``G'`` and the
+    edge of the transition (not the whole action distribution).
+    """
     n, d = len(batch), policy.d
     rows = torch.arange(n, device=batch.action.device)
     adj_next = batch.adj.clone()
     adj_next[rows, batch.action // d, batch.action % d] = True
-    log_p = policy(torch.cat([batch.adj, adj_next]), torch.cat([batch.valid, batch.valid_next]))
-    log_p_s, log_p_next = log_p[:n], log_p[n:]
-    log_pf = log_p_s[rows, batch.action]
+    h, stop_logit = policy.state(policy.embedding(torch.cat([batch.adj, adj_next])))
+    log_stop = log_stop_prob(stop_logit[:n], batch.valid)
+    log_stop_next = log_stop_prob(stop_logit[n:], batch.valid_next)
+    log_pf = F.logsigmoid(-stop_logit[:n]) + policy.edge_log_prob(
+        h[:n], batch.valid[:, :-1], batch.action
+    )
     removable = adj_next.sum(dim=(1, 2)) - n_required
     log_pb = -torch.log(removable.to(log_pf.dtype))
-    return batch.delta + log_pb + log_p_s[:, -1] - log_pf - log_p_next[:, -1]
+    return batch.delta + log_pb + log_stop - log_pf - log_stop_next
 
 
 def modified_db_loss(

@@ -22,7 +22,10 @@ to the store with the 200 responses received (they must be equal), and reads fro
 worker's ``/metrics`` how many requests missed the verdict cache (each miss runs the inference
 over all theories, a few milliseconds of one core for 1,000 theories) and how
 long the audit commits took (mean, and how many took over 25 ms), and how long the cache
-misses took to compute, the hop to an inference process included. The ``load`` column is the
+misses took to compute, the hop to an inference process included. "handled > 25 ms" counts the
+requests that spent over 25 ms inside the app (from the time the app got the request to its
+response; the client's latency also holds the time in the client, the kernel and uvicorn's
+event loop before the app). The ``load`` column is the
 machine's 1-minute load average before and after the step (the client and the server share the
 machine with whatever else runs on it); ``--json`` also keeps, per step, the due time and
 latency of every request over 25 ms, and the wall-clock time each step started (to match them
@@ -256,6 +259,8 @@ async def worker_stats(url: str, workers: int) -> dict[str, float] | None:
         'scientist_inference_seconds_sum{endpoint="decide"}': "inference_sum",
         'scientist_inference_seconds_count{endpoint="decide"}': "inferences",
         'scientist_inference_seconds_bucket{endpoint="decide",le="0.025"}': "inferences_fast",
+        'scientist_request_duration_seconds_bucket{path="/v1/decide",le="0.025"}': "handled_fast",
+        'scientist_request_duration_seconds_count{path="/v1/decide"}': "handled",
     }
     async with httpx.AsyncClient(base_url=url, headers={"Connection": "close"}, timeout=30) as c:
         for _ in range(60 * workers):
@@ -439,6 +444,7 @@ async def main_async(
                     commits_slow=None,
                     inference_mean_ms=None,
                     inferences_slow=None,
+                    handled_slow=None,
                 )
             else:
                 d = {k: stats1[k] - stats0[k] for k in stats0}
@@ -447,6 +453,7 @@ async def main_async(
                 row["commits_slow"] = int(d["commits"] - d["commits_fast"])
                 row["inference_mean_ms"] = 1000 * d["inference_sum"] / max(d["inferences"], 1)
                 row["inferences_slow"] = int(d["inferences"] - d["inferences_fast"])
+                row["handled_slow"] = int(d["handled"] - d["handled_fast"])
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "slow"}), file=sys.stderr)
     finally:
@@ -462,8 +469,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
         "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms "
-        "| inference mean ms | inferences > 25 ms | load |" + extra,
-        "| ---: " * (16 + 3 * novel + 2 * probe) + "|",
+        "| inference mean ms | inferences > 25 ms | handled > 25 ms | load |" + extra,
+        "| ---: " * (17 + 3 * novel + 2 * probe) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -479,6 +486,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{'?' if r['commits_slow'] is None else r['commits_slow']} | "
             f"{'?' if r['inference_mean_ms'] is None else format(r['inference_mean_ms'], '.2f')} | "
             f"{'?' if r['inferences_slow'] is None else r['inferences_slow']} | "
+            f"{'?' if r['handled_slow'] is None else r['handled_slow']} | "
             f"{r['load_before']:.1f}-{r['load_after']:.1f} |"
             + (
                 f" {r['novel']} | {r['novel_p50_ms'] or 0:.0f} | {r['cached_p99_ms']:.1f} |"

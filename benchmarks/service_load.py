@@ -25,7 +25,10 @@ long the audit commits took (mean, and how many took over 25 ms), and how long t
 misses took to compute, the hop to an inference process included. "handled > 25 ms" counts the
 requests that spent over 25 ms inside the app (from the time the app got the request to its
 response; the client's latency also holds the time in the client, the kernel and uvicorn's
-event loop before the app). The ``load`` column is the
+event loop before the app). "Waiting for a CPU" is the time the server's processes (all
+threads of ``scientist serve``, its workers and their inference processes, summed) and the
+client's process spent runnable but not running, per second of the step (Linux schedstat): how
+much the other processes on the machine held them up. The ``load`` column is the
 machine's 1-minute load average before and after the step (the client and the server share the
 machine with whatever else runs on it); ``--json`` also keeps, per step, the due time and
 latency of every request over 25 ms, and the wall-clock time each step started (to match them
@@ -142,6 +145,38 @@ def fsync_stats(log: Path, t0: float, t1: float) -> dict[str, float]:
         "fsync_p99_ms": float(np.percentile(ms, 99)),
         "fsync_max_ms": max(ms),
     }
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it (Linux ``/proc``; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out if Path(f"/proc/{root}").exists() else []
+
+
+def run_queue_wait(pids: list[int]) -> float:
+    """Seconds the threads of ``pids`` have spent runnable but waiting for a CPU, in total.
+
+    The second field of Linux's ``/proc/PID/task/TID/schedstat``; 0 where it cannot be read.
+    """
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(task.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / 1e9
 
 
 def free_port() -> int:
@@ -419,6 +454,7 @@ async def main_async(
     store: AuditStore,
     bodies: list[dict[str, Any]],
     probe_log: Path | None = None,
+    server_pid: int | None = None,
 ):
     headers = {"Authorization": f"Bearer {token}"}
     rows = []
@@ -428,12 +464,17 @@ async def main_async(
         print(f"warm-up: {took:.1f} s", file=sys.stderr)
         for rate in args.rates:
             before, stats0 = store.count(), await worker_stats(url, args.workers)
+            pids = descendants(server_pid) if server_pid is not None else []
+            waited = (run_queue_wait(pids), run_queue_wait([os.getpid()]))
             load, t0 = os.getloadavg()[0], time.monotonic()
             started = time.time()  # the slow requests' due times count from about here
             row = await run_rate(client, bodies, rate, args.duration, args.novel)
             if probe_log is not None:
                 row.update(fsync_stats(probe_log, t0, time.monotonic()))
             row["load_before"], row["load_after"] = load, os.getloadavg()[0]
+            span = time.monotonic() - t0
+            row["server_wait_ms_per_s"] = 1000 * (run_queue_wait(pids) - waited[0]) / span
+            row["client_wait_ms_per_s"] = 1000 * (run_queue_wait([os.getpid()]) - waited[1]) / span
             row["started_utc"] = datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat()
             row["audit_rows"] = store.count() - before
             stats1 = await worker_stats(url, args.workers)
@@ -469,8 +510,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
         "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms "
-        "| inference mean ms | inferences > 25 ms | handled > 25 ms | load |" + extra,
-        "| ---: " * (17 + 3 * novel + 2 * probe) + "|",
+        "| inference mean ms | inferences > 25 ms | handled > 25 ms | load "
+        "| server, client waiting for a CPU ms/s |" + extra,
+        "| ---: " * (18 + 3 * novel + 2 * probe) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -487,7 +529,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{'?' if r['inference_mean_ms'] is None else format(r['inference_mean_ms'], '.2f')} | "
             f"{'?' if r['inferences_slow'] is None else r['inferences_slow']} | "
             f"{'?' if r['handled_slow'] is None else r['handled_slow']} | "
-            f"{r['load_before']:.1f}-{r['load_after']:.1f} |"
+            f"{r['load_before']:.1f}-{r['load_after']:.1f} | "
+            f"{r['server_wait_ms_per_s']:.0f}, {r['client_wait_ms_per_s']:.0f} |"
             + (
                 f" {r['novel']} | {r['novel_p50_ms'] or 0:.0f} | {r['cached_p99_ms']:.1f} |"
                 if novel
@@ -544,7 +587,9 @@ def main(argv: list[str] | None = None) -> None:
         probe = None
         try:
             probe, probe_log = start_fsync_probe(tmp) if args.fsync_probe else (None, None)
-            rows = asyncio.run(main_async(args, url, token, store, requests(post), probe_log))
+            rows = asyncio.run(
+                main_async(args, url, token, store, requests(post), probe_log, proc.pid)
+            )
         finally:
             if probe is not None:
                 probe.kill()

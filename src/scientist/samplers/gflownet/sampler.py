@@ -67,7 +67,7 @@ def draw_dags(
     pre0 = policy.embedding(start.adj)
     for lo in range(0, n, chunk):
         m = min(chunk, n - lo)
-        graphs = PackedDAGs.from_states(start)[torch.zeros(m, dtype=torch.int64)]
+        graphs = PackedDAGs.from_states(start)[torch.zeros(m, dtype=torch.int64, device=env.device)]
         pre = pre0.expand(m, -1).clone()
         ids = torch.arange(m, device=env.device)
         done = torch.empty((m, d), dtype=torch.int64, device=env.device)

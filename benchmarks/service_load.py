@@ -28,7 +28,8 @@ response; the client's latency also holds the time in the client, the kernel and
 event loop before the app). "Waiting for a CPU" is the time the server's processes (all
 threads of ``scientist serve``, its workers and their inference processes, summed) and the
 client's process spent runnable but not running, per second of the step (Linux schedstat): how
-much the other processes on the machine held them up. The ``load`` column is the
+much the other processes on the machine held them up; "server CPU ms per request" is the CPU
+time those processes used in the step over the requests sent. The ``load`` column is the
 machine's 1-minute load average before and after the step (the client and the server share the
 machine with whatever else runs on it); ``--json`` also keeps, per step, the due time and
 latency of every request over 25 ms, and the wall-clock time each step started (to match them
@@ -177,6 +178,18 @@ def run_queue_wait(pids: list[int]) -> float:
             except (OSError, IndexError, ValueError):
                 continue
     return total / 1e9
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of ``pids`` so far, in seconds (Linux ``/proc/PID/stat``)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -466,6 +479,7 @@ async def main_async(
             before, stats0 = store.count(), await worker_stats(url, args.workers)
             pids = descendants(server_pid) if server_pid is not None else []
             waited = (run_queue_wait(pids), run_queue_wait([os.getpid()]))
+            cpu0 = cpu_seconds(pids)
             load, t0 = os.getloadavg()[0], time.monotonic()
             started = time.time()  # the slow requests' due times count from about here
             row = await run_rate(client, bodies, rate, args.duration, args.novel)
@@ -475,6 +489,9 @@ async def main_async(
             span = time.monotonic() - t0
             row["server_wait_ms_per_s"] = 1000 * (run_queue_wait(pids) - waited[0]) / span
             row["client_wait_ms_per_s"] = 1000 * (run_queue_wait([os.getpid()]) - waited[1]) / span
+            row["server_cpu_ms_per_request"] = (
+                1000 * (cpu_seconds(pids) - cpu0) / max(row["sent"], 1)
+            )
             row["started_utc"] = datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat()
             row["audit_rows"] = store.count() - before
             stats1 = await worker_stats(url, args.workers)
@@ -511,8 +528,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
         "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms "
         "| inference mean ms | inferences > 25 ms | handled > 25 ms | load "
-        "| server, client waiting for a CPU ms/s |" + extra,
-        "| ---: " * (18 + 3 * novel + 2 * probe) + "|",
+        "| server, client waiting for a CPU ms/s | server CPU ms per request |" + extra,
+        "| ---: " * (19 + 3 * novel + 2 * probe) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -530,7 +547,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{'?' if r['inferences_slow'] is None else r['inferences_slow']} | "
             f"{'?' if r['handled_slow'] is None else r['handled_slow']} | "
             f"{r['load_before']:.1f}-{r['load_after']:.1f} | "
-            f"{r['server_wait_ms_per_s']:.0f}, {r['client_wait_ms_per_s']:.0f} |"
+            f"{r['server_wait_ms_per_s']:.0f}, {r['client_wait_ms_per_s']:.0f} | "
+            f"{r['server_cpu_ms_per_request']:.1f} |"
             + (
                 f" {r['novel']} | {r['novel_p50_ms'] or 0:.0f} | {r['cached_p99_ms']:.1f} |"
                 if novel

@@ -47,7 +47,7 @@ def draw_dags(
     n: int,
     generator: torch.Generator,
     *,
-    chunk: int = 8192,
+    chunk: int = 65536,
 ) -> np.ndarray:
     """``n`` DAGs from the trained policy, as parent masks ``(n, d)`` (int64, on the CPU).
 
@@ -78,10 +78,19 @@ def draw_dags(
             src, dst = _draw_edges(policy, h, ok, nodes, u[:, 1], u[:, 2])
             moved = (u[:, 0] >= torch.sigmoid(stop_logit)) & (ok != 0).any(dim=1)
             graphs.add_edges_where(moved, src, dst)
-            pre += w_embed[src * d + dst] * moved[:, None]
+            pre.addcmul_(w_embed.index_select(0, src * d + dst), moved[:, None])
             if not bool(moved.all()):
-                done[ids[~moved]] = graphs.parents[~moved]
-                graphs, ids, pre = graphs[moved], ids[moved], pre[moved]
+                # one index per step for every tensor (cheaper than boolean masks each time)
+                stop_rows = torch.nonzero(~moved).squeeze(1)
+                done.index_copy_(
+                    0, ids.index_select(0, stop_rows), graphs.parents.index_select(0, stop_rows)
+                )
+                keep = torch.nonzero(moved).squeeze(1)
+                graphs, ids, pre = (
+                    graphs[keep],
+                    ids.index_select(0, keep),
+                    pre.index_select(0, keep),
+                )
         out[lo : lo + m] = done.cpu().numpy()
     return out
 

@@ -144,12 +144,13 @@ class PackedDAGs:
         """Number of graphs."""
         return int(self.parents.shape[0])
 
-    def __getitem__(self, index: torch.Tensor | slice) -> PackedDAGs:
+    def __getitem__(self, index: torch.Tensor) -> PackedDAGs:
+        """The graphs at the rows ``index`` (integer indices), as a new batch."""
         return PackedDAGs(
-            self.parents[index],
-            self.ancestors[index],
-            self.descendants[index],
-            self.indegree[index],
+            self.parents.index_select(0, index),
+            self.ancestors.index_select(0, index),
+            self.descendants.index_select(0, index),
+            self.indegree.index_select(0, index),
         )
 
     def valid_parents(self, allowed: torch.Tensor, max_parents: int) -> torch.Tensor:
@@ -169,10 +170,11 @@ class PackedDAGs:
         """
         d = self.parents.shape[1]
         nodes = torch.arange(d, device=self.parents.device)
-        anc_src = self.ancestors.gather(1, src[:, None])  # (B, 1)
-        desc_dst = self.descendants.gather(1, dst[:, None])
-        below = ((desc_dst >> nodes) & 1).bool() & moved[:, None]
-        above = ((anc_src >> nodes) & 1).bool() & moved[:, None]
+        # both sets are emptied where nothing moves, so that those graphs stay unchanged
+        anc_src = self.ancestors.gather(1, src[:, None]).masked_fill_(~moved[:, None], 0)
+        desc_dst = self.descendants.gather(1, dst[:, None]).masked_fill_(~moved[:, None], 0)
+        below = ((desc_dst >> nodes) & 1).bool()  # (B, d): descendants of dst
+        above = ((anc_src >> nodes) & 1).bool()
         self.ancestors = torch.where(below, self.ancestors | anc_src, self.ancestors)
         self.descendants = torch.where(above, self.descendants | desc_dst, self.descendants)
         at_dst = (nodes == dst[:, None]) & moved[:, None]

@@ -67,7 +67,7 @@ def time_to(curve: list[tuple[float, float]], target: float = TARGET) -> float:
 
 
 def gflownet_run(
-    data, budget: float, every: int, device: str, seed: int, policy: str = "child-parent"
+    data, budget: float, every: int, device: str, seed: int, policy: str = "joint"
 ) -> dict:
     table = FamilyTable(make_score("bge").fit(data), make_prior("uniform"), None)
     gfn = GFlowNet(table, GFlowNetConfig(policy=policy), device=device, seed=seed)

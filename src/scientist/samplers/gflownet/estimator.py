@@ -17,7 +17,8 @@ same accuracy in far less CPU time):
   child j)``: a softmax over the ``d`` children, then one over the ``d`` parents of the chosen
   child, whose embedding is added to the hidden state. Any distribution over edges factorises
   this way, and drawing an edge costs ``O(d)`` work after the shared layers instead of
-  ``O(d^2)``, which is what makes sampling at ``d = 20`` fast.
+  ``O(d^2)``, which is what makes sampling at ``d = 20`` fast. It learns more slowly than the
+  joint softmax per second of training, so it is not the default.
 
 References
 ----------

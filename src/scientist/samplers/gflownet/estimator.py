@@ -115,11 +115,6 @@ class EdgePolicy(AdjacencyPolicy):
         super().__init__(d, hidden, layers)
         self.edges = nn.Linear(hidden, d * d)
 
-    def heads(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Edge logits ``(B, d * d)`` and stop logits ``(B,)`` from first-layer pre-activations."""
-        h, stop_logit = self.state(pre)
-        return self.edges(h), stop_logit
-
     def edge_log_probs(self, h: torch.Tensor, edge_valid: torch.Tensor) -> torch.Tensor:
         return _masked_log_softmax(self.edges(h), edge_valid, dim=1)
 

@@ -103,7 +103,7 @@ def test_serve_on_ray_with_two_replicas_sharing_one_audit_store(local_ray, tmp_p
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=60)
+            proc.wait(timeout=180)
         except subprocess.TimeoutExpired:
             proc.kill()
     assert proc.returncode == 0, log.read_text()

@@ -261,7 +261,9 @@ def _serve_on_ray(
             soft_wrap=True,
         )
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # both stop the service, also when SIGINT was inherited as ignored (a background job)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         url = ray_serve.deploy(config, replicas=replicas, host=host, port=port, address=address)
         _err.print(f"ready: {url} ({replicas} replica(s)); Ctrl-C stops it", highlight=False)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from scientist.errors import InputError
-from scientist.samplers.gflownet.states import DAGStates
+from scientist.samplers.gflownet.states import DAGStates, column_masks
 from scientist.scores.table import FamilyTable
 
 __all__ = ["DAGEnv"]
@@ -131,7 +131,7 @@ class DAGEnv:
 
     def parent_masks(self, adj: torch.Tensor) -> torch.Tensor:
         """Parent bit masks ``(B, d)`` of graphs ``(B, d, d)``, on their device."""
-        return (adj.to(torch.int64) * self._bits[:, None]).sum(dim=1)
+        return column_masks(adj)
 
     def log_reward(self, masks: np.ndarray) -> np.ndarray:
         """``log R(G)`` of parent masks ``(..., d)``."""

@@ -12,7 +12,7 @@ import torch
 
 from scientist.samplers.gflownet.env import DAGEnv
 from scientist.samplers.gflownet.estimator import AdjacencyPolicy, ChildParentPolicy, EdgePolicy
-from scientist.samplers.gflownet.states import PackedDAGs
+from scientist.samplers.gflownet.states import PackedDAGs, column_masks
 
 __all__ = ["draw_dags", "sample_actions"]
 
@@ -62,7 +62,7 @@ def draw_dags(
     out = np.empty((n, d), dtype=np.int64)
     w_embed = policy.embed.weight.t().contiguous()  # (d * d, hidden)
     nodes = torch.arange(d, device=env.device)
-    allowed = (env.allowed.to(torch.int64) << nodes[:, None]).sum(dim=0)  # (d,): parents of j
+    allowed = column_masks(env.allowed)  # (d,): the parents each node may have
     start = env.reset(1)
     pre0 = policy.embedding(start.adj)
     for lo in range(0, n, chunk):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["DAGStates"]
+__all__ = ["DAGStates", "PackedDAGs", "column_masks"]
 
 
 @dataclass
@@ -128,14 +128,11 @@ class PackedDAGs:
     @classmethod
     def from_states(cls, states: DAGStates) -> PackedDAGs:
         """Pack :class:`DAGStates` (``d <= 62``)."""
-        bits = torch.ones(1, dtype=torch.int64, device=states.adj.device) << torch.arange(
-            states.d, device=states.adj.device
-        )
-        anc = states.ancestors.to(torch.int64)  # [b, a, c]: c is an ancestor of a
+        anc = states.ancestors  # [b, a, c]: c is an ancestor of a
         return cls(
-            (states.adj.to(torch.int64) * bits[:, None]).sum(dim=1),
-            (anc * bits).sum(dim=2),
-            (anc * bits[:, None]).sum(dim=1),
+            column_masks(states.adj),
+            column_masks(anc.transpose(-1, -2)),
+            column_masks(anc),
             states.indegree.clone(),
         )
 
@@ -180,3 +177,11 @@ class PackedDAGs:
         at_dst = (nodes == dst[:, None]) & moved[:, None]
         self.parents = torch.where(at_dst, self.parents | (1 << src[:, None]), self.parents)
         self.indegree += at_dst
+
+
+def column_masks(m: torch.Tensor) -> torch.Tensor:
+    """Bit masks of the columns of boolean matrices ``(..., d, d)`` -> ``(..., d)`` int64: bit
+    ``i`` of ``out[..., j]`` is ``m[..., i, j]`` (for an adjacency matrix, the parents of ``j``)."""
+    d = m.shape[-1]
+    bits = torch.ones((), dtype=torch.int64, device=m.device) << torch.arange(d, device=m.device)
+    return (m.to(torch.int64) * bits[:, None]).sum(dim=-2)

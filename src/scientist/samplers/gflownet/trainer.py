@@ -206,9 +206,8 @@ class GFlowNet:
             self.policy = make_policy(
                 self.config.policy, table.d, self.config.hidden, self.config.layers
             ).to(self.device)
-        self.optimizer = torch.optim.Adam(
-            self.policy.parameters(), lr=self.config.lr, fused=self.device.type in ("cpu", "cuda")
-        )
+        # fused: one kernel for all parameters (resolve_device admits only CPU and CUDA)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.lr, fused=True)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self.buffer = ReplayBuffer(self.config.buffer_size, table.d, self.device)
         self._envs = self.env.reset(self.config.n_envs)

@@ -55,8 +55,6 @@ import datetime
 import json
 import os
 import platform
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -70,6 +68,7 @@ import numpy as np
 from scientist import Posterior, WorldModel, datasets
 from scientist.guard import AuditStore
 from scientist.service.auth import KeyStore
+from scientist.service.testing import ServerError, running_server
 
 SPEC = "principles:\n  - name: no-dyspnoea\n    interpretations: [dysp=yes]\n"
 
@@ -192,29 +191,17 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(
-    post_path: Path, spec_path: Path, db: str, workers: int, cache: int, log: Path, processes: int
-):
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-c",
-        "from scientist.cli import main; main()",
-        "serve",
+def serve_args(
+    post_path: Path, spec_path: Path, db: str, workers: int, cache: int, processes: int
+) -> list[str]:
+    """The ``scientist serve`` arguments of the benchmark's server."""
+    return [
         "--posterior",
         f"bench={post_path}",
         "--spec",
         f"bench={spec_path}",
         "--db",
         db,
-        "--port",
-        str(port),
         "--workers",
         str(workers),
         "--threshold",
@@ -227,21 +214,6 @@ def start_server(
         "info",
         "--no-access-log",
     ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"scientist serve exited:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    proc.kill()
-    raise SystemExit(f"scientist serve did not start:\n{log.read_text()}")
 
 
 async def warm_up(
@@ -593,31 +565,37 @@ def main(argv: list[str] | None = None) -> None:
         store = AuditStore(db)
         keys = KeyStore(store.engine)
         _, token = keys.create(["decide"], name="service_load")
-        proc, url = start_server(
+        serve = serve_args(
             tmp / "bench.npz",
             tmp / "harms.yaml",
             db,
             args.workers,
             args.cache_size,
-            tmp / "serve.log",
             args.inference_processes,
         )
         probe = None
         try:
-            probe, probe_log = start_fsync_probe(tmp) if args.fsync_probe else (None, None)
-            rows = asyncio.run(
-                main_async(args, url, token, store, requests(post), probe_log, proc.pid)
-            )
+            with running_server(
+                serve, log=tmp / "serve.log", start_timeout=120, stop_timeout=30
+            ) as server:
+                probe, probe_log = start_fsync_probe(tmp) if args.fsync_probe else (None, None)
+                rows = asyncio.run(
+                    main_async(
+                        args,
+                        server.url,
+                        token,
+                        store,
+                        requests(post),
+                        probe_log,
+                        server.process.pid,
+                    )
+                )
+        except ServerError as exc:
+            raise SystemExit(str(exc)) from None
         finally:
             if probe is not None:
                 probe.kill()
                 probe.wait()
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
             store.close()
         restarts = (tmp / "serve.log").read_text().count(" died")
         if restarts:

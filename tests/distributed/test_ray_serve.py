@@ -6,11 +6,6 @@ The store is a SQLite file, or the PostgreSQL server named by ``SCIENTIST_TEST_P
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -20,15 +15,10 @@ from scientist import Posterior, datasets
 from scientist.cli import app
 from scientist.guard import AuditStore, Guard
 from scientist.service.auth import KeyStore
+from scientist.service.testing import running_server
 
 SPEC = "principles:\n  - name: no-dyspnoea\n    interpretations: [dysp=yes]\n"
 runner = CliRunner()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_on_ray_with_two_replicas_sharing_one_audit_store(local_ray, tmp_path):
@@ -39,13 +29,8 @@ def test_serve_on_ray_with_two_replicas_sharing_one_audit_store(local_ray, tmp_p
     store = KeyStore(db)
     keys = {"decide": store.create(["decide"])[1], "admin": store.create(["admin"])[1]}
     store.engine.dispose()
-    port = free_port()
     address = local_ray.get_runtime_context().gcs_address
-    cmd = [
-        sys.executable,
-        "-c",
-        "from scientist.cli import main; main()",
-        "serve",
+    args = [
         "--ray",
         "--replicas",
         "2",
@@ -57,21 +42,18 @@ def test_serve_on_ray_with_two_replicas_sharing_one_audit_store(local_ray, tmp_p
         f"asia={tmp_path / 'harms.yaml'}",
         "--db",
         db,
-        "--port",
-        str(port),
         "--threshold",
         "0.5",
     ]
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while "ready:" not in log.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"scientist serve --ray did not start: {log.read_text()}")
-            time.sleep(0.5)
+    with running_server(
+        args,
+        log=tmp_path / "serve.log",
+        cwd=tmp_path,
+        ready_line="ready:",
+        start_timeout=180,
+        stop_timeout=180,
+    ) as srv:
+        url, log = srv.url, srv.log
         assert "2 Ray Serve replica(s)" in log.read_text()
         auth = {"Authorization": f"Bearer {keys['decide']}"}
         bodies = [
@@ -100,13 +82,7 @@ def test_serve_on_ray_with_two_replicas_sharing_one_audit_store(local_ray, tmp_p
         records = audit.page(after_id=ids[0] - 1, limit=1000)
         assert sorted(r["id"] for r in records) == ids  # one row per answer, from both replicas
         audit.close()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=180)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    assert proc.returncode == 0, log.read_text()
+    assert srv.process.returncode == 0, log.read_text()
     assert local_ray.available_resources().get("CPU", 0) > 0  # the replicas are gone
 
 

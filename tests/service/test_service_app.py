@@ -48,6 +48,13 @@ async def test_a_repeated_request_is_audited_again(client, keys, service):
     assert first == again and service.audit.count() == 2
 
 
+async def test_a_trailing_slash_is_redirected_and_records_nothing(client, keys, service):
+    before = service.audit.count()
+    r = await client.post("/v1/decide/", json=DECIDE, headers=bearer(keys["decide"]))
+    assert r.status_code == 307 and r.headers["location"].endswith("/v1/decide")
+    assert service.audit.count() == before
+
+
 async def test_context_and_impossible_context(client, keys):
     h = bearer(keys["decide"])
     r = await client.post("/v1/decide", json={**DECIDE, "context": "xray=yes"}, headers=h)

@@ -12,10 +12,6 @@ screenshots of the three views used in the README (``docs/web-*.png``).
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -23,6 +19,7 @@ import pytest
 
 from scientist import WorldModel, ask, datasets
 from scientist.service.auth import KeyStore
+from scientist.service.testing import running_server
 
 CHROMIUM = os.environ.get("SCIENTIST_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -57,14 +54,6 @@ def _missing(what: str) -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def posterior():
     """A learned posterior over theories of the Asia network (hundreds of theories)."""
@@ -86,42 +75,20 @@ def server(tmp_path_factory, posterior):
         "decide": store.create(["decide"])[1],
     }
     store.engine.dispose()
-    port = free_port()
-    log = tmp / "serve.log"
-    cmd = [
-        sys.executable,
-        "-c",
-        "from scientist.cli import main; main()",
-        "serve",
+    args = [
         "--posterior",
         f"asia={tmp / 'asia.npz'}",
         "--spec",
         f"asia={tmp / 'harms.yaml'}",
         "--db",
         db,
-        "--port",
-        str(port),
         "--threshold",
         "0.5",
         "--inference-processes",
         "0",
     ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"scientist serve exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"scientist serve did not start: {log.read_text()}")
-            time.sleep(0.2)
+    with running_server(args, log=tmp / "serve.log", cwd=tmp) as srv:
+        url = srv.url
         verdicts = []
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['decide']}"}) as c:
             for action, context, threshold in [
@@ -137,13 +104,6 @@ def server(tmp_path_factory, posterior):
                 r.raise_for_status()
                 verdicts.append(r.json())
         yield url, keys, verdicts
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,6 @@
 
 import importlib.util
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,15 +12,10 @@ from scientist import Posterior, datasets
 from scientist.client import GuardClient, ServiceError
 from scientist.guard import AuditStore
 from scientist.service.auth import KeyStore
+from scientist.service.testing import ServerError, running_server
 
 SPEC = "principles:\n  - name: no-dyspnoea\n    interpretations: [dysp=yes]\n"
 EXAMPLE = Path(__file__).parents[2] / "examples" / "guarded_agent.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -38,50 +28,20 @@ def server(tmp_path_factory):
     store = KeyStore(db)
     keys = {"decide": store.create(["decide"])[1], "admin": store.create(["admin", "ask"])[1]}
     store.engine.dispose()
-    port = free_port()
-    log = tmp / "serve.log"
-    cmd = [
-        sys.executable,
-        "-c",
-        "from scientist.cli import main; main()",
-        "serve",
+    args = [
         "--posterior",
         f"asia={tmp / 'asia.npz'}",
         "--spec",
         f"asia={tmp / 'harms.yaml'}",
         "--db",
         db,
-        "--port",
-        str(port),
         "--workers",
         "2",
         "--threshold",
         "0.5",
     ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"scientist serve exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"scientist serve did not start: {log.read_text()}")
-            time.sleep(0.2)
-        yield url, keys, db, log
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_server(args, log=tmp / "serve.log", cwd=tmp) as srv:
+        yield srv.url, keys, db, srv.log
 
 
 def test_over_real_http(server):
@@ -147,3 +107,18 @@ def test_keys_are_not_in_the_server_log(server):
     for token in keys.values():
         assert token not in text and token.split("_")[2] not in text
     assert os.path.exists(log)
+
+
+def test_running_server_reports_a_service_that_exits(tmp_path):
+    log = tmp_path / "serve.log"
+    with pytest.raises(ServerError, match="exited with status 2") as err:
+        with running_server(["--posterior", f"a={tmp_path / 'missing.npz'}"], log=log):
+            pass  # pragma: no cover - never reached
+    assert "missing.npz" in str(err.value)
+
+
+def test_running_server_checks_its_timeouts(tmp_path):
+    with pytest.raises(ValueError, match="start_timeout=0"):
+        with running_server([], log=tmp_path / "serve.log", start_timeout=0):
+            pass  # pragma: no cover - never reached
+    assert not (tmp_path / "serve.log").exists()

@@ -9,7 +9,8 @@ Modules: :mod:`~scientist.service.core` (what is served), :mod:`~scientist.servi
 (routes, errors, limits), :mod:`~scientist.service.auth` (API keys),
 :mod:`~scientist.service.models` (request and response bodies),
 :mod:`~scientist.service.metrics` (Prometheus text), :mod:`~scientist.service.cli` (the
-``serve`` and ``keys`` commands). FastAPI is imported only when the app is built, so the
+``serve`` and ``keys`` commands), :mod:`~scientist.service.testing` (``scientist serve`` in a
+child process, for integration tests). FastAPI is imported only when the app is built, so the
 command line starts fast.
 """
 

@@ -29,7 +29,10 @@ event loop before the app). "Waiting for a CPU" is the time the server's process
 threads of ``scientist serve``, its workers and their inference processes, summed) and the
 client's process spent runnable but not running, per second of the step (Linux schedstat): how
 much the other processes on the machine held them up; "server CPU ms per request" is the CPU
-time those processes used in the step over the requests sent. The ``load`` column is the
+time those processes used in the step over the requests sent; "client GC max ms" is the
+longest garbage collection of the client's own process in the step (it freezes what it holds
+before the first step, so this stays near zero; a long one would delay the requests due
+meanwhile and make them look slow). The ``load`` column is the
 machine's 1-minute load average before and after the step (the client and the server share the
 machine with whatever else runs on it); ``--json`` also keeps, per step, the due time and
 latency of every request over 25 ms, and the wall-clock time each step started (to match them
@@ -52,6 +55,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import gc
 import json
 import os
 import platform
@@ -432,6 +436,33 @@ async def run_rate(
     }
 
 
+class GCPauses:
+    """The longest garbage collection of this (the client's) process since :meth:`reset`.
+
+    The load generator is a Python process too: a full collection holds its event loop, so the
+    requests due meanwhile leave late, arrive at the server together, and count as slow. The
+    client freezes what it holds before the first step (``gc.freeze``) and reports its longest
+    pause per step, so that a slow step can be told apart from a slow client.
+    """
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self._start)
+
+    def reset(self) -> None:
+        self.longest = 0.0
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 async def main_async(
     args: argparse.Namespace,
     url: str,
@@ -444,9 +475,12 @@ async def main_async(
     headers = {"Authorization": f"Bearer {token}"}
     rows = []
     client = LoadClient(url, token)
+    pauses = GCPauses()
     try:
         took = await warm_up(url, headers, bodies, args.workers, args.cache_size > 0)
         print(f"warm-up: {took:.1f} s", file=sys.stderr)
+        gc.collect()
+        gc.freeze()  # the posterior, the libraries and the bodies: nothing for the steps to scan
         for rate in args.rates:
             before, stats0 = store.count(), await worker_stats(url, args.workers)
             pids = descendants(server_pid) if server_pid is not None else []
@@ -454,7 +488,9 @@ async def main_async(
             cpu0 = cpu_seconds(pids)
             load, t0 = os.getloadavg()[0], time.monotonic()
             started = time.time()  # the slow requests' due times count from about here
+            pauses.reset()
             row = await run_rate(client, bodies, rate, args.duration, args.novel)
+            row["client_gc_max_ms"] = 1000 * pauses.longest
             if probe_log is not None:
                 row.update(fsync_stats(probe_log, t0, time.monotonic()))
             row["load_before"], row["load_after"] = load, os.getloadavg()[0]
@@ -487,6 +523,8 @@ async def main_async(
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "slow"}), file=sys.stderr)
     finally:
+        pauses.close()
+        gc.unfreeze()
         await client.close()
     return rows
 
@@ -500,8 +538,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| target req/s | sent | 200s | throughput req/s | p50 ms | p99 ms | max ms | errors "
         "| audit rows | lost | cache misses | audit commit mean ms | commits > 25 ms "
         "| inference mean ms | inferences > 25 ms | handled > 25 ms | load "
-        "| server, client waiting for a CPU ms/s | server CPU ms per request |" + extra,
-        "| ---: " * (19 + 3 * novel + 2 * probe) + "|",
+        "| server, client waiting for a CPU ms/s | server CPU ms per request "
+        "| client GC max ms |" + extra,
+        "| ---: " * (20 + 3 * novel + 2 * probe) + "|",
     ]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -520,7 +559,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{'?' if r['handled_slow'] is None else r['handled_slow']} | "
             f"{r['load_before']:.1f}-{r['load_after']:.1f} | "
             f"{r['server_wait_ms_per_s']:.0f}, {r['client_wait_ms_per_s']:.0f} | "
-            f"{r['server_cpu_ms_per_request']:.1f} |"
+            f"{r['server_cpu_ms_per_request']:.1f} | {r['client_gc_max_ms']:.0f} |"
             + (
                 f" {r['novel']} | {r['novel_p50_ms'] or 0:.0f} | {r['cached_p99_ms']:.1f} |"
                 if novel

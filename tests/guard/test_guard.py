@@ -1,5 +1,6 @@
 """The guard: spec parsing, decisions on posteriors with known answers, audit-before-return."""
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -86,6 +87,24 @@ def test_decisions_match_the_exact_harm(asia_post, store):
     assert [r["decision"] for r in records] == ["block", "allow"]
     assert records[0]["verdict"]["estimate"] == pytest.approx(truth)
     assert records[0]["posterior"] == asia_post.fingerprint()
+
+
+def test_tail_takes_naive_and_aware_times_as_utc(asia_post, store):
+    g = Guard(asia_post, SPEC, threshold=0.5, audit=store)
+    g.decide("do(smoke=yes)")
+    cut = dt.datetime.now(dt.UTC)
+    g.decide("do(smoke=no)")
+    for since in (
+        cut,
+        cut.replace(tzinfo=None),
+        cut.astimezone(dt.timezone(dt.timedelta(hours=5))),
+    ):
+        records = store.tail(10, since=since)
+        assert [r["action"] for r in records] == ["do(smoke=no)"]
+    assert [r["action"] for r in store.tail(10)] == ["do(smoke=yes)", "do(smoke=no)"]
+    assert all(
+        dt.datetime.fromisoformat(r["time"]).utcoffset() == dt.timedelta(0) for r in store.tail(10)
+    )
 
 
 def test_rules_that_disagree_escalate(store):

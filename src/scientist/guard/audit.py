@@ -100,22 +100,14 @@ class AuditStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def tail(self, limit: int = 20, since: dt.datetime | None = None) -> list[dict[str, Any]]:
-        """The latest ``limit`` records (oldest first), optionally only those after ``since``."""
+        """The latest ``limit`` records (oldest first), optionally only those after ``since``.
+
+        A naive ``since`` is taken as UTC; times come back in UTC with their offset.
+        """
         query = sa.select(DECISIONS).order_by(DECISIONS.c.id.desc()).limit(limit)
         if since is not None:
-            query = query.where(DECISIONS.c.time > since)
-        try:
-            with self.engine.connect() as conn:
-                rows = conn.execute(query).mappings().all()
-        except sa.exc.SQLAlchemyError as exc:
-            raise AuditError(f"Cannot read the audit store {self.url!r}: {exc}") from None
-        out = []
-        for r in reversed(rows):
-            d = dict(r)
-            d["time"] = d["time"].isoformat()
-            d["verdict"] = json.loads(d["verdict"])
-            out.append(d)
-        return out
+            query = query.where(self._after(since))
+        return list(reversed(self._read(query)))
 
     def page(
         self, *, after_id: int = 0, since: dt.datetime | None = None, limit: int = 100
@@ -133,13 +125,15 @@ class AuditStore:
             .limit(limit)
         )
         if since is not None:
-            since = (
-                since.replace(tzinfo=dt.UTC) if since.tzinfo is None else since.astimezone(dt.UTC)
-            )
-            if self.engine.dialect.name == "sqlite":  # stored as naive UTC text
-                since = since.replace(tzinfo=None)
-            query = query.where(DECISIONS.c.time > since)
+            query = query.where(self._after(since))
         return self._read(query)
+
+    def _after(self, since: dt.datetime) -> sa.ColumnElement[bool]:
+        """``time > since``, with a naive ``since`` taken as UTC, on either backend."""
+        since = since.replace(tzinfo=dt.UTC) if since.tzinfo is None else since.astimezone(dt.UTC)
+        if self.engine.dialect.name == "sqlite":  # stored as naive UTC text
+            since = since.replace(tzinfo=None)
+        return DECISIONS.c.time > since
 
     def recent(
         self, *, before_id: int | None = None, decision: str | None = None, limit: int = 50

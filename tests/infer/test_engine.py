@@ -140,6 +140,7 @@ def test_zero_probability_evidence():
         ("E[smoke]", "continuous target"),
         ("P(smoke=yes | do(lung=yes, lung=no))", "twice"),
         ("P(smoke=", "column"),
+        ("P(dysp=yes | do(smoke=1e400))", "finite number"),
     ],
 )
 def test_clear_query_errors(query, match):

@@ -22,6 +22,7 @@ References
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -176,8 +177,11 @@ class _Parser:
     def value(self) -> Value:
         t = self.tok
         if t.kind == "number":
+            number = float(t.text)
+            if not math.isfinite(number):
+                raise _error(self.text, t.pos, "a finite number (this one overflows a float)")
             self.i += 1
-            return float(t.text)
+            return number
         if t.kind == "string":
             self.i += 1
             return t.text[1:-1]

@@ -72,6 +72,18 @@ def test_from_numpy_errors_and_states():
     assert ds.to_pandas()["s"].tolist() == ["lo", "hi"]
 
 
+def test_pandas_round_trip_keeps_declared_states_and_their_order():
+    # a constant column keeps its unused state; states keep their declared (unsorted) order
+    ds = Dataset.from_numpy(
+        np.array([[1, 0], [1, 1], [1, 0]]),
+        names=["a", "b"],
+        states={"a": ["no", "yes"], "b": ["lo", "hi"]},
+    )
+    back = Dataset.from_pandas(ds.to_pandas())
+    assert [v.states for v in back.variables] == [("no", "yes"), ("lo", "hi")]
+    np.testing.assert_array_equal(back.values, ds.values)
+
+
 def test_missing_csv_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         Dataset.from_csv(tmp_path / "missing.csv")

@@ -220,12 +220,18 @@ class Dataset:
         return Dataset(self.variables, values, self.interventions)
 
     def to_pandas(self, interventions_column: str | None = None) -> pd.DataFrame:
-        """The data as a DataFrame (categorical columns as labels)."""
+        """The data as a DataFrame.
+
+        Categorical columns have pandas' ``category`` dtype with the variable's states, in
+        order, as the categories, so :meth:`from_pandas` reads back the same states, also those
+        that no row takes.
+        """
         cols: dict[str, object] = {}
         for j, v in enumerate(self.variables):
             if v.kind == "categorical":
-                states = np.asarray(v.states, dtype=object)
-                cols[v.name] = states[self.values[:, j].astype(int)]
+                cols[v.name] = pd.Categorical.from_codes(
+                    self.values[:, j].astype(int), categories=list(v.states or ())
+                )
             else:
                 cols[v.name] = self.values[:, j]
         df = pd.DataFrame(cols)

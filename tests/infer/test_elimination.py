@@ -106,6 +106,23 @@ def test_plan_reused_for_other_values_of_the_same_query_shape():
         )
 
 
+def test_plan_cache_keeps_the_most_recent_shapes(monkeypatch):
+    post = perturbed("asia", 5, seed=3)
+    monkeypatch.setattr(discrete, "_PLAN_CACHE_SIZE", 2)
+    discrete._PLANS.clear()
+    shapes = ["P(dysp=yes | do(smoke=no))", "P(dysp=yes | xray=yes)", "P(tub=yes | asia=yes)"]
+    for query in shapes:
+        batched(post, query)
+    assert len(discrete._PLANS) == 2
+    batched(post, shapes[1])  # still cached: no new plan, nothing evicted
+    assert len(discrete._PLANS) == 2
+    before = list(discrete._PLANS)
+    batched(post, shapes[0])  # evicted earlier: planned again, the oldest goes
+    after = list(discrete._PLANS)
+    assert after[0] == before[1] and after[1] not in before
+    discrete._PLANS.clear()
+
+
 def test_explicit_theories_draw_their_own_parameters():
     """Two theories with one structure and opposite, confident parameter posteriors."""
     vs = [Variable("X", "categorical", ("0", "1")), Variable("Y", "categorical", ("0", "1"))]

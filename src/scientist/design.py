@@ -340,10 +340,13 @@ def suggest(
         information between the edge's presence and the outcome (what the edge-marginal
         error rewards). A query (``"P(Y=y | do(X=x))"``, ``"E[Y | ...]"``): about its answer.
     n_samples
-        Rows per experiment.
+        Rows per experiment: a batch of ``k`` experiments is ``k * n_samples`` rows, and each
+        :class:`Experiment` reports its own ``n_samples``.
     batch
-        ``1``: every candidate ranked by its own gain. ``k > 1``: ``k`` experiments chosen greedily
-        by their joint gain; each reports the joint gain of the batch up to it.
+        ``1``: every candidate ranked by its own gain. ``k > 1``: ``k`` distinct experiments
+        chosen greedily by their joint gain; each reports the joint gain of the batch up to it.
+        A batch never repeats an experiment; to give one experiment more rows, raise
+        ``n_samples`` instead. ``k`` must not exceed the number of distinct candidates.
     n_outer
         Monte-Carlo outcomes per experiment.
     max_theories

@@ -144,7 +144,10 @@ class Guard:
     threshold
         ``C``: the largest acceptable probability of harm.
     rule
-        The decision rule reported as ``estimate``: one of ``RULES``.
+        The bound reported as ``estimate``, one of ``RULES``. It does not choose the decision
+        alone: an action is blocked or allowed only when every rule agrees, and escalated
+        otherwise. ``rule`` also names the estimate whose Monte-Carlo error is checked against
+        the threshold.
     alpha
         The plausibility level of Prop 4.5 (smaller is more cautious).
     q

@@ -124,7 +124,11 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     threshold: Annotated[float, typer.Option(help="Default largest acceptable P(harm).")] = 0.01,
     rule: Annotated[
-        str, typer.Option(help="Default rule: posterior_predictive, prop33, prop45 or credible.")
+        str,
+        typer.Option(
+            help="Default bound reported as the estimate: posterior_predictive, prop33, prop45 "
+            "or credible (a decision needs every rule to agree)."
+        ),
     ] = "prop45",
     alpha: Annotated[float, typer.Option(help="Plausibility level of Prop 4.5.")] = 0.01,
     cache_size: Annotated[int, typer.Option(help="Answer-cache entries (0: off).")] = 4096,

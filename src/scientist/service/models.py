@@ -64,7 +64,13 @@ class DecideRequest(_Request):
     threshold: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = Field(
         default=None, description="Largest acceptable P(harm); default the server's."
     )
-    rule: Rule | None = Field(default=None, description="Decision rule; default the server's.")
+    rule: Rule | None = Field(
+        default=None,
+        description=(
+            "The bound reported as the verdict's estimate (the decision needs every rule to "
+            "agree); default the server's."
+        ),
+    )
 
 
 class AskRequest(_Request):

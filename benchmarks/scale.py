@@ -43,7 +43,6 @@ import json
 import os
 import pickle
 import platform
-import signal
 import sys
 import tempfile
 import time
@@ -60,6 +59,7 @@ from scientist.scores import make_score
 from scientist.scores.table import FamilyTable
 from scientist.service import ray_serve
 from scientist.service.auth import KeyStore
+from scientist.service.testing import free_port, running_server
 
 _spec = importlib.util.spec_from_file_location(
     "service_load", Path(__file__).with_name("service_load.py")
@@ -278,12 +278,9 @@ def bench_uvicorn(setup: dict[str, Any], args: argparse.Namespace) -> list[dict[
     for cache, (db, token) in setup["stores"].items():
         for workers in (1, 2):
             log = setup["tmp"] / f"uvicorn-{cache}-{workers}.log"
-            proc, url = load.start_server(setup["post"], setup["spec"], db, workers, cache, log, 0)
-            try:
-                rate = measure(url, token, setup["bodies"], args)
-            finally:
-                proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=60)
+            serve = load.serve_args(setup["post"], setup["spec"], db, workers, cache, 0)
+            with running_server(serve, log=log, start_timeout=120, stop_timeout=60) as server:
+                rate = measure(server.url, token, setup["bodies"], args)
             rows.append({"server": f"uvicorn, {workers} worker(s)", "cache": cache, "rate": rate})
             print(rows[-1], file=sys.stderr)
     return rows
@@ -307,7 +304,7 @@ def bench_serve(setup: dict[str, Any], args: argparse.Namespace) -> list[dict[st
             "max_body": 64 * 1024,
         }
         for replicas in (1, 2):
-            url = ray_serve.deploy(config, replicas=replicas, port=load.free_port())
+            url = ray_serve.deploy(config, replicas=replicas, port=free_port())
             try:
                 rate = measure(url, token, setup["bodies"], args)
             finally:

@@ -74,9 +74,10 @@ def draw_dags(
         while graphs.batch_size:
             u = torch.rand((graphs.batch_size, 3), generator=generator, device=env.device)
             ok = graphs.valid_parents(allowed, env.max_parents)  # (B, d) bits
+            open_ = ok != 0  # (B, d): the nodes that may still gain a parent
             h, stop_logit = policy.state(pre)
-            src, dst = _draw_edges(policy, h, ok, nodes, u[:, 1], u[:, 2])
-            moved = (u[:, 0] >= torch.sigmoid(stop_logit)) & (ok != 0).any(dim=1)
+            src, dst = _draw_edges(policy, h, ok, open_, nodes, u[:, 1], u[:, 2])
+            moved = (u[:, 0] >= torch.sigmoid(stop_logit)) & open_.any(dim=1)
             graphs.add_edges_where(moved, src, dst)
             pre.addcmul_(w_embed.index_select(0, src * d + dst), moved[:, None])
             if not bool(moved.all()):
@@ -99,12 +100,14 @@ def _draw_edges(
     policy: AdjacencyPolicy,
     h: torch.Tensor,
     ok: torch.Tensor,
+    open_: torch.Tensor,
     nodes: torch.Tensor,
     u1: torch.Tensor,
     u2: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One allowed edge ``src -> dst`` per graph from the policy's edge distribution, given the
-    bit masks ``ok`` ``(B, d)`` of allowed parents (meaningless in rows with none)."""
+    bit masks ``ok`` ``(B, d)`` of allowed parents and ``open_ = ok != 0`` (the result is
+    meaningless in rows with no allowed edge)."""
     d = nodes.numel()
     if isinstance(policy, EdgePolicy):
         valid = ((ok[:, None, :] >> nodes[:, None]) & 1).bool().reshape(-1, d * d)  # [b, i, j]
@@ -112,7 +115,7 @@ def _draw_edges(
         return edge // d, edge % d
     if not isinstance(policy, ChildParentPolicy):
         raise TypeError(f"No sampler for {type(policy).__name__}.")
-    child = _inverse_cdf(policy.child(h), ok != 0, u1)
+    child = _inverse_cdf(policy.child(h), open_, u1)
     parent_ok = ((ok.gather(1, child[:, None]) >> nodes) & 1).bool()
     return _inverse_cdf(policy.parent_logits(h, child), parent_ok, u2), child
 

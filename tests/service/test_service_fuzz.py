@@ -161,8 +161,11 @@ def _not_json(name: str) -> None:
     raise AssertionError(f"the response holds {name}, which is not JSON")
 
 
+# `make test` draws the same examples every run (a CI gate must not fail by chance); the slow
+# test below draws new ones each time, to keep exploring.
 FAST = settings(
     max_examples=120,
+    derandomize=True,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -200,7 +203,7 @@ def test_audit_queries(fuzz_env, params):
 
 
 @pytest.mark.slow
-@settings(FAST, max_examples=3000)
+@settings(FAST, max_examples=3000, derandomize=False)
 @given(body=decide_bodies | ask_bodies, path=st.sampled_from(["/v1/decide", "/v1/ask"]))
 def test_many_bodies(fuzz_env, body, path):
     check(fuzz_env, "post", path, body=body)

@@ -10,7 +10,8 @@ Prints Markdown tables (kept in docs/results.md with the command):
   Order MCMC (4 chains, rescored estimate) runs with a ladder of sample sizes, and torchgfn's
   DAG-GFlowNet (``benchmarks/torchgfn_baseline.py``, its example's default settings) trains on
   the first ``--torchgfn`` datasets for ``--torchgfn-budget`` seconds. Each policy of
-  ``--policies`` (child-parent, joint) is trained on every dataset. Reported: median JSD at
+  ``--policies`` (child-parent, joint), with each target-network period of ``--target-every``
+  (0: none), is trained on every dataset (and at d = 20). Reported: median JSD at
   fixed times, median time to JSD <= 0.02, final JSD and edge-marginal RMSE; a plot of the
   curves goes to ``docs/gflownet_d5.png``.
 * **d = 20** (``--d20``): a linear-Gaussian graph with 2d expected edges, N = 100, BGe with at
@@ -25,6 +26,7 @@ Usage::
 
     python benchmarks/gflownet.py [--datasets 20] [--budget 60] [--torchgfn 3] [--d20]
     python benchmarks/gflownet.py --device cuda --datasets 10 --budget 20 --torchgfn 0
+    python benchmarks/gflownet.py --d20-only --policies joint --target-every 0,1000
 """
 
 from __future__ import annotations
@@ -66,11 +68,22 @@ def time_to(curve: list[tuple[float, float]], target: float = TARGET) -> float:
     return next((s for s, j in curve if j <= target), float("inf"))
 
 
+def variants(args: argparse.Namespace) -> list[tuple[str, GFlowNetConfig]]:
+    """(name, config) of every GFlowNet compared: each policy of ``--policies`` with each
+    target-network period of ``--target-every``."""
+    out = []
+    for policy in args.policies.split(","):
+        for k in (int(v) for v in args.target_every.split(",")):
+            name = f"{policy} policy" + (f", target net every {k:,} steps" if k else "")
+            out.append((name, GFlowNetConfig(policy=policy, target_every=k)))
+    return out
+
+
 def gflownet_run(
-    data, budget: float, every: int, device: str, seed: int, policy: str = "joint"
+    data, budget: float, every: int, device: str, seed: int, config: GFlowNetConfig
 ) -> dict:
     table = FamilyTable(make_score("bge").fit(data), make_prior("uniform"), None)
-    gfn = GFlowNet(table, GFlowNetConfig(policy=policy), device=device, seed=seed)
+    gfn = GFlowNet(table, config, device=device, seed=seed)
     start_jsd = gfn.exact_jsd()
     gfn.train(budget, eval_every=every)
     curve = [(0.0, start_jsd)] + [(r["seconds"], r["jsd"]) for r in gfn.history]
@@ -146,19 +159,18 @@ def plot(series: dict[str, list[dict]], path: Path) -> None:
 
 
 def part_d5(args: argparse.Namespace) -> None:
-    policies = args.policies.split(",")
-    names = {p: f"scientist GFlowNet, {p} policy" for p in policies}
-    series: dict[str, list[dict]] = {names[p]: [] for p in policies}
+    configs = {f"scientist GFlowNet, {name}": cfg for name, cfg in variants(args)}
+    series: dict[str, list[dict]] = {name: [] for name in configs}
     series.update({"order MCMC": [], "torchgfn": []})
     for s in range(args.datasets):
         data = gaussian_dataset(s)
-        for p in policies:
-            series[names[p]].append(
-                gflownet_run(data, args.budget, args.every, args.device, seed=s, policy=p)
+        for name, cfg in configs.items():
+            series[name].append(
+                gflownet_run(data, args.budget, args.every, args.device, seed=s, config=cfg)
             )
             if args.device != "cpu" and args.cpu_too:
-                series.setdefault(f"{names[p]} (CPU, same machine)", []).append(
-                    gflownet_run(data, args.budget, args.every, "cpu", seed=s, policy=p)
+                series.setdefault(f"{name} (CPU, same machine)", []).append(
+                    gflownet_run(data, args.budget, args.every, "cpu", seed=s, config=cfg)
                 )
         if args.device == "cpu":
             series["order MCMC"].append(order_mcmc_run(data, s, (250, 1000, 4000, 16000, 64000)))
@@ -171,7 +183,7 @@ def part_d5(args: argparse.Namespace) -> None:
                 series["torchgfn"].append({"curve": curve, "rmse": float("nan")})
             elif s == 0:
                 print(f"torchgfn not run: {hint}", file=sys.stderr)
-        last = series[names[policies[0]]][-1]
+        last = series[next(iter(configs))][-1]
         print(
             f"dataset {s + 1}/{args.datasets}: GFlowNet JSD {last['curve'][-1][1]:.4f} after "
             f"{last['curve'][-1][0]:.0f} s, time to {TARGET}: {time_to(last['curve']):.1f} s",
@@ -221,14 +233,14 @@ def part_d20(args: argparse.Namespace) -> None:
         return float(roc_auc_score(adj[off], marg[off]))
 
     rows, gfn_secs = [], 0.0
-    for policy in args.policies.split(","):
+    for name, cfg in variants(args):
         t0 = time.perf_counter()
         gfn_wm = WorldModel(
             sampler="gflownet",
             budget=args.d20_budget,
             n_samples=10_000,
             seed=0,
-            gflownet=GFlowNetConfig(policy=policy, hidden=args.d20_hidden),
+            gflownet=replace(cfg, hidden=args.d20_hidden),
             device=args.device,
         ).fit(data)
         secs = time.perf_counter() - t0
@@ -246,7 +258,7 @@ def part_d20(args: argparse.Namespace) -> None:
             timings[threads] = float(np.median(runs))
         marg = np.stack([((draws >> i) & 1).mean(axis=0) for i in range(d)])
         log_r = float(gfn_wm.table_.graph_scores(draws).mean())
-        rows.append((policy, gfn.steps, secs, marg, timings, log_r))
+        rows.append((name, gfn.steps, secs, marg, timings, log_r))
 
     t0 = time.perf_counter()
     n = 1000
@@ -269,9 +281,9 @@ def part_d20(args: argparse.Namespace) -> None:
         "| 10,000 DAGs, 1 thread (s) | 10,000 DAGs, 2 threads (s) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for policy, steps, secs, marg, timings, log_r in rows:
+    for name, steps, secs, marg, timings, log_r in rows:
         print(
-            f"| GFlowNet, {policy} policy ({steps:,} steps, hidden {args.d20_hidden}) | "
+            f"| GFlowNet, {name} ({steps:,} steps, hidden {args.d20_hidden}) | "
             f"{secs:.0f} | 10,000 | {auroc(marg):.3f} | {marg.sum():.1f} | {log_r:.1f} | "
             f"{timings[1]:.2f} | {timings[2]:.2f} |"
         )
@@ -300,6 +312,12 @@ def main() -> None:
         "--policies",
         default="child-parent,joint",
         help="GFlowNet policies to compare (comma-separated: child-parent, joint)",
+    )
+    ap.add_argument(
+        "--target-every",
+        default="0",
+        help="target-network periods in steps to compare, each with every policy "
+        "(comma-separated; 0: no target network)",
     )
     args = ap.parse_args()
     torch.set_num_threads(1)

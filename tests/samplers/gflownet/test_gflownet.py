@@ -260,3 +260,56 @@ def test_loss_terms_equal_those_of_the_full_action_distribution(gaussian4, kind)
         got = modified_db_residuals(gfn.policy, batch)
     assert torch.isfinite(got).all()
     torch.testing.assert_close(got.double(), expected, atol=1e-4, rtol=1e-5)
+
+
+def test_target_network_gives_the_next_stop_and_follows_the_policy(gaussian4, tmp_path):
+    """With ``target_every=k`` the loss takes ``P_F(stop | G')`` from a copy of the policy,
+    held out of the gradient and refreshed every ``k`` steps; checkpoints keep the copy."""
+    from scientist.samplers.gflownet.losses.modified_db import modified_db_residuals
+
+    table = _table(gaussian4)
+    gfn = GFlowNet(table, replace(FAST, target_every=10), seed=4).train(steps=20)
+    assert gfn.target is not None and not any(p.requires_grad for p in gfn.target.parameters())
+    for pt, pp in zip(gfn.target.parameters(), gfn.policy.parameters(), strict=True):
+        torch.testing.assert_close(pt, pp)  # refreshed at step 20
+    gfn.train(steps=5)
+    assert any(
+        not torch.equal(pt, pp)
+        for pt, pp in zip(gfn.target.parameters(), gfn.policy.parameters(), strict=True)
+    )
+
+    batch = gfn.buffer.sample(128, torch.Generator().manual_seed(0))
+    d, rows = table.d, torch.arange(128)
+    adj_next = batch.adj.clone()
+    adj_next[rows, batch.action // d, batch.action % d] = True
+    with torch.no_grad():
+        online = modified_db_residuals(gfn.policy, batch)
+        shift = (
+            gfn.policy(adj_next, batch.valid_next)[:, -1]
+            - gfn.target(adj_next, batch.valid_next)[:, -1]
+        )
+    got = modified_db_residuals(gfn.policy, batch, target=gfn.target)
+    torch.testing.assert_close(got.detach(), online + shift, atol=1e-4, rtol=1e-5)
+    got.sum().backward()
+    assert all(p.grad is None for p in gfn.target.parameters())
+    assert any(p.grad is not None for p in gfn.policy.parameters())
+
+    path = gfn.save(tmp_path / "target.pt")
+    again = GFlowNet.load(path, table)
+    for pt, pa in zip(gfn.target.parameters(), again.target.parameters(), strict=True):
+        torch.testing.assert_close(pt, pa)
+    gfn.train(steps=10)
+    again.train(steps=10)
+    for pa, pb in zip(gfn.policy.parameters(), again.policy.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb)
+    with pytest.raises(InputError, match="target_every=-1"):
+        GFlowNetConfig(target_every=-1)
+    assert GFlowNet(table, FAST, seed=0).target is None
+
+
+def test_training_with_a_target_network_approaches_the_exact_posterior(gaussian4):
+    gfn = GFlowNet(_table(gaussian4), replace(FAST, target_every=100), seed=0)
+    before = gfn.exact_jsd()
+    gfn.train(steps=1500, eval_every=500)
+    assert before > 0.2
+    assert gfn.history[-1]["jsd"] < 0.05

@@ -20,6 +20,7 @@ References
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import tempfile
@@ -82,6 +83,11 @@ class GFlowNetConfig:
         Transitions collected before the first optimiser step.
     huber_delta
         Threshold of the Huber loss.
+    target_every
+        Optimiser steps between copies of the policy into a *target network* that gives the
+        next state's stop probability in the loss (the authors' code copies every 1,000
+        steps); ``0`` (the default) uses the policy itself. See
+        :mod:`~scientist.samplers.gflownet.losses.modified_db` and docs/results.md.
     cpu_threads
         Threads torch uses on the CPU while training and sampling (restored afterwards); the
         policy is small, and one thread avoids synchronisation costs on busy machines.
@@ -98,6 +104,7 @@ class GFlowNetConfig:
     warmup: int = 1_000
     huber_delta: float = 1.0
     cpu_threads: int = 1
+    target_every: int = 0
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -108,8 +115,10 @@ class GFlowNetConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise InputError(f"{name}={v!r} is invalid: expected a positive integer.")
-        if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise InputError(f"warmup={self.warmup!r} is invalid: expected an integer >= 0.")
+        for name in ("warmup", "target_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise InputError(f"{name}={v!r} is invalid: expected an integer >= 0.")
         if not (isinstance(self.lr, int | float) and self.lr > 0 and math.isfinite(self.lr)):
             raise InputError(f"lr={self.lr!r} is invalid: expected a positive number.")
         if not (isinstance(self.epsilon, int | float) and 0.0 <= self.epsilon <= 1.0):
@@ -206,6 +215,9 @@ class GFlowNet:
             self.policy = make_policy(
                 self.config.policy, table.d, self.config.hidden, self.config.layers
             ).to(self.device)
+        self.target = (
+            copy.deepcopy(self.policy).requires_grad_(False) if self.config.target_every else None
+        )
         # fused: one kernel for all parameters (resolve_device admits only CPU and CUDA)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.lr, fused=True)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
@@ -241,7 +253,9 @@ class GFlowNet:
     def _update(self) -> float:
         self.policy.train()
         batch = self.buffer.sample(self.config.batch_size, self.generator)
-        loss = modified_db_loss(self.policy, batch, self.env.n_required, self.config.huber_delta)
+        loss = modified_db_loss(
+            self.policy, batch, self.env.n_required, self.config.huber_delta, self.target
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -296,6 +310,8 @@ class GFlowNet:
                     continue
                 losses.append(self._update())
                 self.steps += 1
+                if self.target is not None and self.steps % self.config.target_every == 0:
+                    self.target.load_state_dict(self.policy.state_dict())
                 if self.steps % eval_every == 0:
                     record = self._record(float(np.mean(losses)), start)
                     losses.clear()
@@ -371,6 +387,7 @@ class GFlowNet:
             "config": asdict(self.config),
             "policy": self.policy.config(),
             "model": self.policy.state_dict(),
+            "target": None if self.target is None else self.target.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "steps": self.steps,
             "seconds": self.seconds,
@@ -417,6 +434,8 @@ class GFlowNet:
         config = {"policy": "joint", **state["config"]}  # checkpoints before the factorised policy
         gfn = cls(table, GFlowNetConfig(**config), device=device, seed=state["seed"])
         gfn.policy.load_state_dict(state["model"])
+        if gfn.target is not None:
+            gfn.target.load_state_dict(state.get("target") or state["model"])
         gfn.optimizer.load_state_dict(state["optimizer"])
         gfn.steps, gfn.seconds = int(state["steps"]), float(state["seconds"])
         gfn.history = list(state["history"])

@@ -150,8 +150,10 @@ def test_client_errors_are_not_retried(suspects):
 
 
 def test_timeout_then_success(suspects):
-    suspects.delays = [1.0]  # the first request stalls past the client's timeout
-    with client(suspects, timeout=0.2, max_retries=1) as llm:
+    # the first request stalls past the client's timeout; the retry has a second to answer,
+    # ample even through a full garbage collection of the test process
+    suspects.delays = [3.0]
+    with client(suspects, timeout=1.0, max_retries=1) as llm:
         reply = llm.complete([*TRANSCRIPT, {"role": "user", "content": load_probes()[0].text}])
     assert reply.tokens is not None
     assert len(suspects.requests) == 2

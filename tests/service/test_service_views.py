@@ -8,7 +8,7 @@ import urllib.parse
 import httpx
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from scientist import Posterior, Theory, datasets
@@ -272,6 +272,8 @@ def views_env(tmp_path_factory):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(request=view_requests)
+@example(request=("/v1/decisions/{audit_id}", ".", {}))
+@example(request=("/v1/posteriors/{name}/edges", "..", {}))
 def test_view_requests_never_fail_undocumented(views_env, request):
     """Whatever the path segment and query, no 500; each status is documented (or the path
     matches no route: 404, or a redirect of a trailing '/'); every 200 body validates."""
@@ -280,6 +282,8 @@ def test_view_requests_never_fail_undocumented(views_env, request):
     path = re.sub(r"\{\w+\}", urllib.parse.quote(segment, safe=""), route)
     r = runner.run(client.get(path, params=params))
     assert r.status_code != 500, r.text
+    if segment in (".", ".."):
+        return  # a dot segment is removed by the client (RFC 3986): another route answers
     if r.status_code in (307, 404) and not re.fullmatch(r"[^/]+", segment or "/"):
         return  # an empty segment or one with '/' matches no route (or a redirect to one)
     documented = spec["paths"][route]["get"]["responses"]

@@ -43,6 +43,20 @@ def test_pooled_errors_are_the_parsers(pooled):
         pooled.ask("asia", "P(dysp=")
 
 
+def test_wait_ready_sees_every_worker_process(asia, db):
+    svc = Service({"asia": asia}, {"asia": SPEC}, audit=db, threshold=0.5, processes=2)
+    try:
+        assert svc.inference.wait_ready() == 2
+        assert svc.inference.wait_ready() == 2  # ready stays ready
+        assert len(svc.inference._pool._processes) == 2
+    finally:
+        svc.close()
+    assert svc.inference.wait_ready() == 0  # closed
+    inline = Service({"asia": asia}, {"asia": SPEC}, audit=db, threshold=0.5)
+    assert inline.inference.wait_ready() == 0
+    inline.close()
+
+
 def test_a_dead_worker_is_replaced(pooled):
     pid = next(iter(pooled.inference._pool._processes))
     os.kill(pid, signal.SIGKILL)

@@ -46,7 +46,7 @@ def server(tmp_path_factory):
 
 def test_over_real_http(server):
     url, keys, _, _ = server
-    with GuardClient(url, keys["decide"], timeout=10) as guard:
+    with GuardClient(url, keys["decide"], timeout=30) as guard:
         verdict = guard.decide("asia", "do(smoke=yes)")
         assert verdict["decision"] == "block" and verdict["audit_id"] >= 1
         assert guard.decide("asia", {"smoke": "no"})["decision"] == "allow"

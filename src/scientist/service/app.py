@@ -170,8 +170,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Open the audit store's connections before the first request, not during a burst.
+        # Open the audit store's connections and start the inference processes before the
+        # first request, not during a burst.
         await run_in_threadpool(service.audit.open_pool)
+        await run_in_threadpool(service.inference.wait_ready)
         yield
         if close_service:
             await run_in_threadpool(service.close)

@@ -135,7 +135,8 @@ def serve(
     inference_processes: Annotated[
         int,
         typer.Option(
-            help="Processes per worker that run the inference on a cache miss (0: in the worker)."
+            help="Processes per worker that run the inference on a cache miss, started before "
+            "the worker accepts requests (0: in the worker)."
         ),
     ] = 1,
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 64 * 1024,

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -113,8 +115,8 @@ def _child_init(sources: dict[str, tuple[Posterior, HarmSpec | None]]) -> None:
     gc.freeze()
 
 
-def _child_ready() -> bool:
-    return bool(_CHILD)
+def _child_pid() -> int:
+    return os.getpid()
 
 
 def _child_verdict(name: str, *args: Any) -> dict[str, Any]:
@@ -156,8 +158,34 @@ class Inference:
             initargs=(self.sources,),
         )
         for _ in range(self.processes):  # start the workers now, not on the first request
-            pool.submit(_child_ready)
+            pool.submit(_child_pid)
         return pool
+
+    def wait_ready(self, timeout: float = 120.0) -> int:
+        """Block until every worker process has started and loaded the posteriors, or
+        ``timeout`` seconds have passed; return how many were seen ready (0 inline).
+
+        The service calls it before it accepts requests, so that a ready service (``/healthz``)
+        answers its first requests without waiting for processes to start.
+        """
+        deadline = time.monotonic() + timeout
+        seen: set[int] = set()
+        while len(seen) < self.processes:
+            with self._lock:
+                pool = self._pool
+            left = deadline - time.monotonic()
+            if pool is None or left <= 0:
+                break
+            # a worker that is ready takes tasks until the others are: ask again until each
+            # process has answered once
+            futures = [pool.submit(_child_pid) for _ in range(self.processes)]
+            try:
+                seen.update(f.result(timeout=max(left, 0.0)) for f in futures)
+            except (TimeoutError, BrokenProcessPool):
+                break
+            if len(seen) < self.processes:
+                time.sleep(0.05)
+        return len(seen)
 
     def _run(self, fn: Any, *args: Any) -> Any:
         with self._lock:

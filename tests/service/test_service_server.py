@@ -122,3 +122,31 @@ def test_running_server_checks_its_timeouts(tmp_path):
         with running_server([], log=tmp_path / "serve.log", start_timeout=0):
             pass  # pragma: no cover - never reached
     assert not (tmp_path / "serve.log").exists()
+
+
+def test_running_server_moves_to_another_port_when_its_port_is_taken(tmp_path, monkeypatch):
+    """Another process may bind the port between ``free_port()`` and the service's bind."""
+    import socket
+
+    from scientist.service import testing
+
+    Posterior.from_theories([datasets.load_network("asia")]).save(tmp_path / "asia.npz")
+    args = [
+        *("--posterior", f"asia={tmp_path / 'asia.npz'}", "--db", f"sqlite:///{tmp_path}/a.db"),
+        *("--inference-processes", "0"),
+    ]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1]])
+        real = testing.free_port
+        monkeypatch.setattr(testing, "free_port", lambda: next(ports, None) or real())
+        with running_server(args, log=tmp_path / "serve.log", cwd=tmp_path) as srv:
+            assert srv.url != f"http://127.0.0.1:{taken.getsockname()[1]}"
+            assert httpx.get(f"{srv.url}/healthz").status_code == 200
+        # with no try left, the error is raised with the service's log
+        monkeypatch.setattr(testing, "_BIND_ATTEMPTS", 1)
+        ports = iter([taken.getsockname()[1]])
+        with pytest.raises(ServerError, match="address already in use"):
+            with running_server(args, log=tmp_path / "serve.log", cwd=tmp_path):
+                pass  # pragma: no cover - never reached

@@ -48,6 +48,10 @@ class ServerProcess:
         return self.log.read_text(errors="replace")
 
 
+_BIND_ATTEMPTS = 3
+_PORT_TAKEN = "address already in use"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free on ``host`` a moment ago."""
     with socket.socket() as s:
@@ -87,22 +91,32 @@ def running_server(
     ------
     ServerError
         If the service exits or is not ready within ``start_timeout`` seconds; the child is
-        stopped first.
+        stopped first. A service that exits because another process took its port in the
+        meantime is started again on another port (three tries in all).
     """
     if start_timeout <= 0 or stop_timeout <= 0:
         raise ValueError(
             f"start_timeout={start_timeout!r}, stop_timeout={stop_timeout!r}: both must be "
             "positive numbers of seconds."
         )
-    port = free_port()
     log_path = Path(log)
-    cmd = [sys.executable, "-c", "from scientist.cli import main; main()", "serve", *args]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
-    server = ServerProcess(f"http://127.0.0.1:{port}", proc, log_path)
+    for attempt in range(_BIND_ATTEMPTS):
+        port = free_port()
+        cmd = [sys.executable, "-c", "from scientist.cli import main; main()", "serve", *args]
+        cmd += ["--host", "127.0.0.1", "--port", str(port)]
+        with log_path.open("wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        server = ServerProcess(f"http://127.0.0.1:{port}", proc, log_path)
+        try:
+            _wait_ready(server, ready_line, start_timeout)
+            break
+        except ServerError:
+            _stop(proc, stop_timeout)
+            # another process took the port between free_port() and the bind: try another
+            if attempt + 1 < _BIND_ATTEMPTS and _PORT_TAKEN in server.log_text().lower():
+                continue
+            raise
     try:
-        _wait_ready(server, ready_line, start_timeout)
         yield server
     finally:
         _stop(proc, stop_timeout)

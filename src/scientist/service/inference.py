@@ -180,7 +180,7 @@ class Inference:
             # process has answered once
             futures = [pool.submit(_child_pid) for _ in range(self.processes)]
             try:
-                seen.update(f.result(timeout=max(left, 0.0)) for f in futures)
+                seen.update(f.result(timeout=left) for f in futures)
             except (TimeoutError, BrokenProcessPool):
                 break
             if len(seen) < self.processes:

@@ -10,7 +10,7 @@ The loss is the Huber loss of the difference between the two sides. ``P_B`` is f
 uniform distribution over the removable edges of ``G'``; the log-reward difference is the
 family-score change of the transition (the "delta score"), so no full score is ever computed.
 ``log P_F(stop | G')`` may come from a *target network*, a copy of the policy refreshed every
-so many steps and held out of the gradient, as in the authors' code [1]_ (a device taken from
+so many steps and held out of the gradient, as in the code of [1]_ (a device taken from
 deep Q-learning [2]_); by default it comes from the policy itself.
 
 References

@@ -6,7 +6,8 @@ from scipy.stats import multivariate_t
 
 from scientist import Theory, WorldModel, datasets
 from scientist.data import Dataset
-from scientist.design import _predictive_loglik, expected_information_gain, suggest
+from scientist.design import expected_information_gain, suggest
+from scientist.design.eig import _predictive_loglik
 from scientist.scores.bdeu import BDeu
 from scientist.theory import CategoricalFamily, GaussianFamily, family_from_scorer
 

@@ -13,7 +13,9 @@ uniformly over the states or drawn from N(0, 2^2)) and refits the same world mod
 ``--values both`` lets EIG on sachs also choose ``do(X=x)`` for one state x (all the
 experiment's rows at x; candidates ``X`` and ``X=*``); ``--per-round k`` lets EIG split a
 round's 20 rows over a greedy batch of k experiments (``--baseline-per-round k``: random and
-round-robin over k distinct variables). Random and round-robin always spread the values. After every round: the
+round-robin over k distinct variables); with ``--strategies eig,eig_repeats,...`` the batch may
+also pick an experiment more than once (``repeats=True``). Random and round-robin always spread
+the values. After every round: the
 mean absolute error of the edge marginals and the SHD of the most probable theory, averaged over
 seeds. Target: EIG reaches random's final (round-10) error in at most half the rounds.
 
@@ -77,10 +79,12 @@ def run_one(
     else:  # continuous: values always drawn from N(0, 2^2)
         truth, wm, sd = gaussian_truth(100 + seed), {"score": "bge"}, 2.0
         candidates = truth.names
+    eig = strategy.startswith("eig")
     hist = run_design_loop(
         truth,
         truth.sample(50, rng=np.random.default_rng(seed)),
-        strategy=strategy,
+        strategy="eig" if eig else strategy,
+        repeats=strategy == "eig_repeats",
         rounds=rounds,
         n_per_round=20,
         world_model=wm,
@@ -91,7 +95,7 @@ def run_one(
         n_outer=n_outer,
         max_theories=max_theories,
         candidates=candidates,
-        per_round=per_round if strategy == "eig" else baseline_per_round,
+        per_round=per_round if eig else baseline_per_round,
     )
     return [h["edge_error"] for h in hist], [h["shd"] for h in hist]
 
@@ -103,7 +107,12 @@ def main() -> None:
     ap.add_argument("--parameters", choices=("integrated", "mean"), default="integrated")
     ap.add_argument("--target", choices=("dag", "edges"), default="dag")
     ap.add_argument("--jobs", type=int, default=1, help="Worker processes (same results).")
-    ap.add_argument("--strategies", default=",".join(STRATEGIES), help="Comma-separated.")
+    ap.add_argument(
+        "--strategies",
+        default=",".join(STRATEGIES),
+        help="Comma-separated: eig, eig_repeats (a batch may repeat an experiment), random,"
+        " round_robin.",
+    )
     ap.add_argument("--outer", type=int, default=64, help="EIG Monte-Carlo outcomes.")
     ap.add_argument("--theories", type=int, default=300, help="EIG hypotheses.")
     ap.add_argument(

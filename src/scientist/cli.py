@@ -322,6 +322,13 @@ def design(
     ] = None,
     samples: Annotated[int, typer.Option(help="Rows per experiment.")] = 20,
     batch: Annotated[int, typer.Option(help="Pick this many experiments greedily.")] = 1,
+    repeats: Annotated[
+        bool,
+        typer.Option(
+            "--repeats/--distinct",
+            help="Let a batch pick an experiment more than once (more rows where they teach most).",
+        ),
+    ] = False,
     outer: Annotated[int, typer.Option(help="Monte-Carlo outcomes per experiment.")] = 128,
     parameters: Annotated[
         str, typer.Option(help="'integrated' (posterior predictive) or 'mean' (plug-in).")
@@ -338,6 +345,7 @@ def design(
         target=target,
         n_samples=samples,
         batch=batch,
+        repeats=repeats,
         n_outer=outer,
         parameters=parameters,
         seed=seed,

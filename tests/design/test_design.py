@@ -97,8 +97,18 @@ def test_errors():
         suggest(post, ["Z"])
     with pytest.raises(InputError, match="states"):
         suggest(post, ["X=7"])
-    with pytest.raises(InputError, match="batch=3"):
+    with pytest.raises(InputError, match=r"batch=3 is larger than the 2 candidates.*repeats=True"):
         suggest(post, ["X", "Y"], batch=3)
+    with pytest.raises(InputError, match="repeats='yes'"):
+        suggest(post, ["X", "Y"], batch=3, repeats="yes")
+    with pytest.raises(InputError, match="per_round=3 is larger"):
+        run_design_loop(
+            datasets.load_network("asia"),
+            datasets.load_network("asia").sample(10, rng=0),
+            candidates=["smoke", "bronc"],
+            per_round=3,
+            n_per_round=3,
+        )
     with pytest.raises(InputError, match="n_samples=0"):
         suggest(post, ["X"], n_samples=0)
     with pytest.raises(InputError, match="strategy="):
@@ -163,3 +173,9 @@ def test_cli_parameters_and_edges(tmp_path):
     assert json.loads(res.output)[0]["about"] == "edges"
     res = CliRunner().invoke(app, [*args, "--parameters", "median"])
     assert res.exit_code == 2 and "parameters='median'" in res.output
+    # do(X) teaches the most, and a batch that may repeat picks it again
+    res = CliRunner().invoke(app, [*args, "--batch", "3", "--repeats"])
+    assert res.exit_code == 0, res.output
+    assert [e["variable"] for e in json.loads(res.output)] == ["X", "X", "X"]
+    res = CliRunner().invoke(app, [*args, "--batch", "3"])
+    assert res.exit_code == 2 and "repeats=True" in res.output

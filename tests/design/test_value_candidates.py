@@ -209,3 +209,21 @@ def test_loop_with_several_experiments_per_round():
         run_design_loop(truth, start, candidates=["smoke=*", "either"], per_round=5, **kw)
     with pytest.raises(InputError, match="per_round=0 is invalid"):
         run_design_loop(truth, start, per_round=0, **kw)
+
+
+@pytest.mark.parametrize("target", [None, "edges"])
+def test_a_repeated_pick_brings_new_rows(target):
+    """With ``repeats``, picking ``do(A=1)`` twice is worth two fresh rows at A=1 (the exact
+    gain of that experiment with ``n_samples=2``), not the same row counted twice."""
+    data, post = tiny_posterior()
+    kw = {"n_outer": 3000, "max_theories": 25, "target": target}
+    batch = suggest(post, ["A=1"], n_samples=1, batch=2, repeats=True, **kw)
+    assert [(e.variable, e.value, e.n_samples) for e in batch] == [("A", "1", 1)] * 2
+    want = brute_force_gain(data, post, [0, 0], [[1, 1]], target)
+    assert abs(batch[1].eig - want) < 4 * batch[1].eig_stderr, (batch, want)
+    once = brute_force_gain(data, post, [0], [[1]], target)
+    assert want > once + 8 * batch[1].eig_stderr  # the test can tell one row from two
+    # repeats may also pick other candidates: every pick is a candidate, and the gain grows
+    mixed = suggest(post, ["A=1", "C=0"], n_samples=1, batch=4, repeats=True, **kw)
+    assert len(mixed) == 4 and {(e.variable, e.value) for e in mixed} <= {("A", "1"), ("C", "0")}
+    assert all(a.eig < b.eig for a, b in itertools.pairwise(mixed))

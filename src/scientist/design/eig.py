@@ -307,6 +307,7 @@ def suggest(
     target: str | None = None,
     n_samples: int = 20,
     batch: int = 1,
+    repeats: bool = False,
     n_outer: int = 128,
     max_theories: int = 500,
     value_sd: float = 1.0,
@@ -336,8 +337,12 @@ def suggest(
     batch
         ``1``: every candidate ranked by its own gain. ``k > 1``: ``k`` distinct experiments
         chosen greedily by their joint gain; each reports the joint gain of the batch up to it.
-        A batch never repeats an experiment; to give one experiment more rows, raise
-        ``n_samples`` instead. ``k`` must not exceed the number of distinct candidates.
+        Without ``repeats``, a batch never repeats an experiment, and ``k`` must not exceed the
+        number of distinct candidates.
+    repeats
+        Let a batch pick an experiment again: each pick is another ``n_samples`` new rows of
+        it (simulated afresh in the same worlds), so the batch can put more rows where they
+        teach the most. A repeated experiment appears once per pick.
     n_outer
         Monte-Carlo outcomes per experiment.
     max_theories
@@ -380,8 +385,13 @@ def suggest(
     parsed = list(dict.fromkeys(p for c in candidates for p in _candidate(posterior.variables, c)))
     if not parsed:
         raise InputError("candidates is empty: name at least one variable to intervene on.")
-    if batch > len(parsed):
-        raise InputError(f"batch={batch} is larger than the {len(parsed)} candidates.")
+    if not isinstance(repeats, bool):
+        raise InputError(f"repeats={repeats!r} is invalid: expected True or False.")
+    if batch > len(parsed) and not repeats:
+        raise InputError(
+            f"batch={batch} is larger than the {len(parsed)} candidates: pass repeats=True to"
+            " let the batch pick an experiment more than once, or a smaller batch."
+        )
     hyp = _Hypotheses(posterior, max_theories, integrate=parameters == "integrated")
     rng = np.random.default_rng(seed)
     who = rng.choice(hyp.log_w.size, size=n_outer, p=np.exp(hyp.log_w))
@@ -419,7 +429,7 @@ def suggest(
     for _ in range(batch):
         gains = {}
         for c in range(len(parsed)):
-            if c in chosen:
+            if c in chosen and not repeats:
                 continue
             ll = hyp.loglik(
                 np.concatenate([rows, xs[c]], axis=1),
@@ -432,6 +442,8 @@ def suggest(
         nodes = np.concatenate([nodes, np.full(n_samples, parsed[best][0])])
         j, value = parsed[best]
         result.append(Experiment(names[j], value, n_samples, *gains[best], about))
+        if repeats:  # a second pick of the same experiment brings new rows, not the same ones
+            xs[best] = _simulate(hyp, worlds, j, value, n_samples, rng, value_sd)
     return result
 
 

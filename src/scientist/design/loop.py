@@ -52,6 +52,7 @@ def run_design_loop(
     rounds: int = 10,
     n_per_round: int = 20,
     per_round: int = 1,
+    repeats: bool = False,
     candidates: Sequence[str | tuple[str, Any]] | None = None,
     world_model: dict[str, Any] | None = None,
     n_outer: int = 64,
@@ -78,6 +79,9 @@ def run_design_loop(
         Experiments per round, ``n_per_round / per_round`` rows each: ``"eig"`` picks them as a
         greedy batch (:func:`suggest` with ``batch=per_round``), ``"random"`` draws that many
         distinct variables, ``"round_robin"`` takes the next ones in order.
+    repeats
+        ``"eig"`` only: the greedy batch may pick an experiment more than once (``repeats`` of
+        :func:`suggest`), so a round may put more of its rows into one experiment.
     candidates
         The experiments ``"eig"`` chooses from, in the forms :func:`suggest` takes (default:
         every variable, ``"X"``, values spread). ``"X=*"`` lets it choose the value too: the
@@ -121,7 +125,7 @@ def run_design_loop(
             " round are split evenly between its experiments."
         )
     pool = len(parsed) if strategy == "eig" else len(names)
-    if per_round > pool:
+    if per_round > pool and not (strategy == "eig" and repeats):
         raise InputError(
             f"per_round={per_round} is larger than the {pool} candidate experiments of"
             f" strategy={strategy!r}."
@@ -151,6 +155,7 @@ def run_design_loop(
                 options,
                 n_samples=n_each,
                 batch=per_round,
+                repeats=repeats,
                 n_outer=n_outer,
                 max_theories=max_theories,
                 value_sd=value_sd,

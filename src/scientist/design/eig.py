@@ -20,7 +20,8 @@ query as ``target``, the gain is about the answer: ``E_y[1/2 log(Var(answer) / V
 same theory and parameter draw for outer draw m), so candidates are compared on common random
 numbers. A batch of experiments is chosen greedily by their joint gain: the rows of all its
 experiments come from each world's one parameter draw, and every hypothesis scores them jointly.
-Nothing is ever run: the module only recommends.
+With ``repeats=True`` the batch may pick an experiment again; each pick brings new simulated rows
+from the same worlds. Nothing is ever run: the module only recommends.
 
 References
 ----------
